@@ -1,0 +1,307 @@
+//! Byte-pair encoding of one piece, and the per-thread cache of pieces already encoded.
+//!
+//! The algorithm is tiktoken's: start from single bytes and repeatedly merge the adjacent pair whose
+//! concatenation has the lowest rank, leftmost first on ties, until no adjacent pair is a token.
+//! Every intermediate part is a token, so its rank is also its id. Performance decisions, and why:
+//!
+//! * **Whole-piece lookup first.** Most pieces of real text ("␣the", "ing", "\n\n") are tokens
+//!   themselves; tiktoken returns those directly and so do we (`Tokenizer::encode_ordinary_into`).
+//!   One hash of a few bytes replaces the whole merge loop. Doing the same shortcut as the reference
+//!   also keeps us exact by construction on those pieces.
+//! * **Piece cache.** Pieces that are not tokens (long or rare words, code identifiers, text in
+//!   scripts with few merges) repeat across a corpus too. Their ids are kept per thread, keyed by
+//!   the piece bytes, in one id arena (no allocation per entry). The cache is bounded: when full it
+//!   is cleared, which keeps memory flat on any corpus and costs little because hot pieces return
+//!   within a few documents.
+//! * **Merge by id pair, not by bytes.** tiktoken hashes the byte slice of every candidate pair on
+//!   every step. Since parts are tokens, a pair is fully described by its two ids; `pairs` maps
+//!   `(left << 32) | right` to the id of the concatenation, built once from the vocabulary by
+//!   splitting every token at every point. Hashing one u64 is a multiply, and there is no slice to
+//!   compare.
+//! * **Two merge loops.** Short pieces (the overwhelming majority) use a flat vector and a linear
+//!   scan for the minimum: for a handful of parts that beats any heap on cache locality. Long pieces
+//!   (a megabyte of letters with no split point) use a binary heap over a linked list, so that the
+//!   worst case is O(n log n) rather than tiktoken-small's O(n²).
+
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use rustc_hash::FxHashMap;
+
+use crate::error::LoadError;
+
+const NONE: u32 = u32::MAX;
+/// Pieces at least this long use the heap merge loop.
+const LARGE_PIECE: usize = 128;
+/// Pieces longer than this are not cached: they are rare, and would crowd the arena.
+const MAX_CACHED_PIECE: usize = 256;
+/// Bounds of the per-thread cache; beyond them it is cleared (about 16 MiB per thread at most).
+const MAX_CACHE_ENTRIES: usize = 1 << 18;
+const MAX_CACHE_IDS: usize = 1 << 21;
+
+/// The ordinary vocabulary: token bytes to id, id to bytes, and the pair table.
+#[derive(Debug)]
+pub(crate) struct Vocab {
+    encoder: FxHashMap<Box<[u8]>, u32>,
+    /// `bytes[offsets[id]..offsets[id + 1]]` are the bytes of `id` (empty for unused ids).
+    bytes: Vec<u8>,
+    offsets: Vec<u32>,
+    byte_ids: [u32; 256],
+    pairs: FxHashMap<u64, u32>,
+}
+
+impl Vocab {
+    pub(crate) fn new(ranks: Vec<(Vec<u8>, u32)>) -> Result<Vocab, LoadError> {
+        let mut encoder = FxHashMap::default();
+        encoder.reserve(ranks.len());
+        let max_id = ranks.iter().map(|(_, r)| *r).max().unwrap_or(0) as usize;
+        let mut by_id: Vec<Option<usize>> = vec![None; max_id + 1];
+        for (index, (token, rank)) in ranks.iter().enumerate() {
+            if let Some(other) = by_id[*rank as usize] {
+                return Err(LoadError::Ranks {
+                    line: index + 1,
+                    message: format!("rank {rank} is already used on line {}", other + 1),
+                });
+            }
+            by_id[*rank as usize] = Some(index);
+            if encoder
+                .insert(token.clone().into_boxed_slice(), *rank)
+                .is_some()
+            {
+                return Err(LoadError::Ranks {
+                    line: index + 1,
+                    message: "token bytes appear twice in the file".into(),
+                });
+            }
+        }
+        let mut byte_ids = [NONE; 256];
+        for (b, slot) in byte_ids.iter_mut().enumerate() {
+            *slot = *encoder
+                .get(&[b as u8][..])
+                .ok_or(LoadError::MissingByte { byte: b as u8 })?;
+        }
+        let mut bytes = Vec::with_capacity(ranks.iter().map(|(t, _)| t.len()).sum());
+        let mut offsets = Vec::with_capacity(max_id + 2);
+        for slot in &by_id {
+            offsets.push(bytes.len() as u32);
+            if let Some(index) = slot {
+                bytes.extend_from_slice(&ranks[*index].0);
+            }
+        }
+        offsets.push(bytes.len() as u32);
+        let mut pairs = FxHashMap::default();
+        pairs.reserve(ranks.len() * 4);
+        for (token, rank) in &ranks {
+            for split in 1..token.len() {
+                if let (Some(&left), Some(&right)) =
+                    (encoder.get(&token[..split]), encoder.get(&token[split..]))
+                {
+                    pairs.insert(pair_key(left, right), *rank);
+                }
+            }
+        }
+        Ok(Vocab {
+            encoder,
+            bytes,
+            offsets,
+            byte_ids,
+            pairs,
+        })
+    }
+
+    /// The id of a byte string that is an ordinary token.
+    #[inline(always)]
+    pub(crate) fn id_of(&self, bytes: &[u8]) -> Option<u32> {
+        self.encoder.get(bytes).copied()
+    }
+
+    /// The bytes of an ordinary token id.
+    #[inline]
+    pub(crate) fn bytes_of(&self, id: u32) -> Option<&[u8]> {
+        let id = id as usize;
+        let (start, end) = (*self.offsets.get(id)?, *self.offsets.get(id + 1)?);
+        (end > start).then(|| &self.bytes[start as usize..end as usize])
+    }
+
+    /// One past the largest ordinary id.
+    pub(crate) fn id_limit(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.encoder.len()
+    }
+
+    #[inline(always)]
+    fn merged(&self, left: u32, right: u32) -> u32 {
+        *self.pairs.get(&pair_key(left, right)).unwrap_or(&NONE)
+    }
+
+    /// BPE of a piece that is not itself a token, appended to `out`.
+    fn merge_piece(&self, piece: &[u8], parts: &mut Vec<(u32, u32)>, out: &mut Vec<u32>) {
+        if piece.len() >= LARGE_PIECE {
+            return self.merge_large(piece, out);
+        }
+        // parts[i] = (id of part i, id of part i merged with part i + 1, or NONE).
+        parts.clear();
+        parts.extend(piece.iter().map(|&b| (self.byte_ids[b as usize], NONE)));
+        for i in 0..parts.len() - 1 {
+            parts[i].1 = self.merged(parts[i].0, parts[i + 1].0);
+        }
+        loop {
+            let mut best = (NONE, 0);
+            for (i, &(_, rank)) in parts.iter().enumerate() {
+                if rank < best.0 {
+                    best = (rank, i);
+                }
+            }
+            let (rank, i) = best;
+            if rank == NONE {
+                break;
+            }
+            parts[i].0 = rank;
+            parts.remove(i + 1);
+            parts[i].1 = match parts.get(i + 1) {
+                Some(&(next, _)) => self.merged(rank, next),
+                None => NONE,
+            };
+            if i > 0 {
+                parts[i - 1].1 = self.merged(parts[i - 1].0, rank);
+            }
+        }
+        out.extend(parts.iter().map(|&(id, _)| id));
+    }
+
+    /// The same merges over a linked list with a heap of candidate pairs: O(n log n) on any piece.
+    fn merge_large(&self, piece: &[u8], out: &mut Vec<u32>) {
+        let n = piece.len();
+        let mut ids: Vec<u32> = piece.iter().map(|&b| self.byte_ids[b as usize]).collect();
+        let mut next: Vec<u32> = (1..=n as u32).collect();
+        next[n - 1] = NONE;
+        let mut prev: Vec<u32> = (0..n as u32).map(|i| i.wrapping_sub(1)).collect();
+        // Entries are (rank, position of the left part); stale ones are skipped when popped.
+        let mut heap = BinaryHeap::with_capacity(n);
+        for i in 0..n - 1 {
+            let rank = self.merged(ids[i], ids[i + 1]);
+            if rank != NONE {
+                heap.push(Reverse((rank, i as u32)));
+            }
+        }
+        while let Some(Reverse((rank, i))) = heap.pop() {
+            let i = i as usize;
+            let j = next[i];
+            // A part that was merged away has ids[i] == NONE; a changed pair no longer gives `rank`.
+            if ids[i] == NONE || j == NONE || self.merged(ids[i], ids[j as usize]) != rank {
+                continue;
+            }
+            let j = j as usize;
+            ids[i] = rank;
+            ids[j] = NONE;
+            next[i] = next[j];
+            if next[j] != NONE {
+                prev[next[j] as usize] = i as u32;
+                let r = self.merged(rank, ids[next[j] as usize]);
+                if r != NONE {
+                    heap.push(Reverse((r, i as u32)));
+                }
+            }
+            let p = prev[i];
+            if p != NONE {
+                let r = self.merged(ids[p as usize], rank);
+                if r != NONE {
+                    heap.push(Reverse((r, p)));
+                }
+            }
+        }
+        // Part 0 is never merged away (a merge removes the right part), so the list starts there.
+        let mut i = 0;
+        loop {
+            out.push(ids[i]);
+            match next[i] {
+                NONE => break,
+                j => i = j as usize,
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn pair_key(left: u32, right: u32) -> u64 {
+    ((left as u64) << 32) | right as u64
+}
+
+/// Per-thread memory of pieces already merged, for one tokenizer at a time.
+#[derive(Default)]
+struct PieceCache {
+    /// Which tokenizer the entries belong to (`Tokenizer`'s unique id); 0 = none.
+    owner: u64,
+    spans: FxHashMap<Box<[u8]>, (u32, u32)>,
+    ids: Vec<u32>,
+    parts: Vec<(u32, u32)>,
+}
+
+thread_local! {
+    static CACHE: RefCell<PieceCache> = RefCell::new(PieceCache::default());
+}
+
+/// Runs `f` with an encoder for pieces that are not tokens, backed by this thread's cache.
+#[inline]
+pub(crate) fn with_piece_encoder<R>(
+    vocab: &Vocab,
+    owner: u64,
+    f: impl FnOnce(&mut PieceEncoder<'_>) -> R,
+) -> R {
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.owner != owner {
+            cache.spans.clear();
+            cache.ids.clear();
+            cache.owner = owner;
+        }
+        f(&mut PieceEncoder {
+            vocab,
+            cache: &mut cache,
+        })
+    })
+}
+
+pub(crate) struct PieceEncoder<'a> {
+    vocab: &'a Vocab,
+    cache: &'a mut PieceCache,
+}
+
+impl PieceEncoder<'_> {
+    /// Appends the ids of `piece`, which is not itself a token.
+    #[inline]
+    pub(crate) fn encode(&mut self, piece: &[u8], out: &mut Vec<u32>) {
+        let c = &mut *self.cache;
+        if let Some(&(start, len)) = c.spans.get(piece) {
+            out.extend_from_slice(&c.ids[start as usize..(start + len) as usize]);
+            return;
+        }
+        let before = out.len();
+        self.vocab.merge_piece(piece, &mut c.parts, out);
+        if piece.len() <= MAX_CACHED_PIECE {
+            if c.spans.len() >= MAX_CACHE_ENTRIES || c.ids.len() >= MAX_CACHE_IDS {
+                c.spans.clear();
+                c.ids.clear();
+            }
+            let start = c.ids.len() as u32;
+            c.ids.extend_from_slice(&out[before..]);
+            c.spans
+                .insert(piece.into(), (start, (out.len() - before) as u32));
+        }
+    }
+
+    /// How many ids `piece` (not itself a token) encodes to.
+    #[inline]
+    pub(crate) fn count(&mut self, piece: &[u8], scratch: &mut Vec<u32>) -> usize {
+        if let Some(&(_, len)) = self.cache.spans.get(piece) {
+            return len as usize;
+        }
+        scratch.clear();
+        self.encode(piece, scratch);
+        scratch.len()
+    }
+}
