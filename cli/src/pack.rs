@@ -1,0 +1,283 @@
+//! `arcade pack`: run a recipe (or a quick command line) into training shards.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use arcade_pipeline::manifest::Manifest;
+use arcade_pipeline::pack::{self, PackOptions, Progress};
+use arcade_pipeline::recipe::{self, OutputFormat, Recipe, SourceSpec, Validation};
+use arcade_pipeline::stage::StageRegistry;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::summary::{self, Summary};
+
+pub const AFTER_HELP: &str = "\
+Examples:
+  arcade pack --recipe fixtures/recipe.toml
+  arcade pack --input 'data/*.jsonl.zst' --output out/
+  arcade pack --recipe big.toml --resume            # continue a killed run
+
+Rows are exactly --seq-len tokens, documents each followed by <|endoftext|> (100257) and
+concatenated. A trainer that wants 4096 inputs plus 4096 shifted targets per row packs with
+--seq-len 4097. Read a shard with numpy:
+  numpy.memmap('out/shard-00000.bin', dtype='<u4').reshape(-1, seq_len)";
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// TOML recipe: sources, stages, tokenizer and output (see README). Flags override its keys.
+    #[arg(long, short = 'r')]
+    recipe: Option<PathBuf>,
+    /// Input files or globs, as one source named `input` (instead of, or added to, the recipe's).
+    #[arg(long, short = 'i', num_args = 1..)]
+    input: Vec<String>,
+    /// Output directory.
+    #[arg(long, short = 'o')]
+    output: Option<PathBuf>,
+    /// JSONL field or Parquet column of the text, for --input.
+    #[arg(long, default_value = "text")]
+    field: String,
+    /// Input format for --input (jsonl, parquet, text, lines); detected from names by default.
+    #[arg(long)]
+    input_format: Option<String>,
+    /// Tokens per row.
+    #[arg(long)]
+    seq_len: Option<usize>,
+    /// Seed of the shuffle, the source-weight draws and the validation split.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Keep input order (no shuffle).
+    #[arg(long)]
+    no_shuffle: bool,
+    /// Output format: native (shard-NNNNN.bin rows) or megatron (.bin/.idx).
+    #[arg(long, value_parser = ["native", "megatron"])]
+    format: Option<String>,
+    /// Tokens per shard file (rounded down to whole rows).
+    #[arg(long)]
+    shard_tokens: Option<u64>,
+    /// Pad the last partial row with <|endoftext|> instead of dropping it.
+    #[arg(long)]
+    pad_final_row: bool,
+    /// Validation split: a fraction of documents (0.01) or a token count (1000000).
+    #[arg(long)]
+    validation: Option<String>,
+    /// Encoding (arcade100k, cl100k_base).
+    #[arg(long)]
+    encoding: Option<String>,
+    /// NFC-normalize text before encoding.
+    #[arg(long)]
+    nfc: bool,
+    /// Stop at the first malformed record (default: skip and count it).
+    #[arg(long)]
+    strict: bool,
+    /// Replace invalid UTF-8 with U+FFFD instead of counting the record as malformed.
+    #[arg(long)]
+    lossy: bool,
+    /// Continue an interrupted run in the output directory.
+    #[arg(long, conflicts_with = "overwrite")]
+    resume: bool,
+    /// Replace the previous run in the output directory.
+    #[arg(long)]
+    overwrite: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long, short = 'j')]
+    threads: Option<usize>,
+    /// Seconds between checkpoints (0: after every batch).
+    #[arg(long, default_value_t = 30.0)]
+    checkpoint_every: f64,
+    /// Text bytes per batch of work (tests use small batches to checkpoint often).
+    #[arg(long, default_value_t = 4 << 20, hide = true)]
+    batch_bytes: usize,
+    /// No progress bar and no summary.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let recipe = build_recipe(&args)?;
+    recipe.validate()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()
+        .context("cannot start the worker threads")?;
+    let bar = progress_bar(args.quiet);
+    let started = Instant::now();
+    let report = |p: &Progress| {
+        if let Some(bar) = &bar {
+            bar.set_length(p.input_bytes_total.max(1));
+            bar.set_position(p.input_bytes_done);
+            bar.set_message(format!(
+                "{} docs · {} tokens · {} · {} docs/s",
+                summary::thousands(p.documents),
+                summary::thousands(p.tokens),
+                summary::rate(p.text_bytes, started.elapsed()),
+                summary::thousands(
+                    (p.documents as f64 / started.elapsed().as_secs_f64().max(1e-9)) as u64
+                ),
+            ));
+        }
+    };
+    let stop = AtomicBool::new(false);
+    let options = PackOptions {
+        pool: Some(&pool),
+        resume: args.resume,
+        overwrite: args.overwrite,
+        checkpoint_interval: Duration::from_secs_f64(args.checkpoint_every.max(0.0)),
+        progress: Some(&report),
+        stop: Some(&stop),
+        batch_bytes: args.batch_bytes.max(1),
+    };
+    let result = pack::pack(&recipe, &StageRegistry::default(), &options);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let manifest = result.with_context(|| {
+        format!(
+            "arcade pack into {}",
+            recipe.output.as_ref().expect("validated").display()
+        )
+    })?;
+    if !args.quiet {
+        print_summary(&manifest, started.elapsed());
+    }
+    Ok(())
+}
+
+fn build_recipe(args: &Args) -> Result<Recipe> {
+    let mut recipe = match &args.recipe {
+        Some(path) => Recipe::from_file(path)?,
+        None => {
+            if args.input.is_empty() {
+                bail!("nothing to pack: give --recipe FILE or --input FILES (see `arcade pack --help`)");
+            }
+            toml::from_str::<Recipe>("").expect("the empty recipe is valid")
+        }
+    };
+    if !args.input.is_empty() {
+        let format = args
+            .input_format
+            .as_deref()
+            .map(recipe::parse_format)
+            .transpose()
+            .map_err(anyhow::Error::msg)?;
+        recipe.sources.push(SourceSpec {
+            name: "input".into(),
+            paths: args.input.clone(),
+            format,
+            field: args.field.clone(),
+            id_field: None,
+            weight: 1.0,
+        });
+    }
+    if let Some(o) = &args.output {
+        recipe.output = Some(o.clone());
+    }
+    if let Some(n) = args.seq_len {
+        recipe.seq_len = n;
+    }
+    if let Some(s) = args.seed {
+        recipe.seed = s;
+    }
+    if args.no_shuffle {
+        recipe.shuffle = false;
+    }
+    if let Some(f) = &args.format {
+        recipe.format = if f == "megatron" {
+            OutputFormat::Megatron
+        } else {
+            OutputFormat::Native
+        };
+    }
+    if let Some(t) = args.shard_tokens {
+        recipe.shard_tokens = t;
+    }
+    recipe.pad_final_row |= args.pad_final_row;
+    if let Some(v) = &args.validation {
+        recipe.validation = Some(parse_validation(v)?);
+    }
+    if let Some(e) = &args.encoding {
+        recipe.tokenizer.encoding = e.clone();
+    }
+    recipe.tokenizer.nfc |= args.nfc;
+    recipe.strict |= args.strict;
+    recipe.lossy_utf8 |= args.lossy;
+    if recipe.format == OutputFormat::Megatron {
+        bail!("--format megatron is not available in `arcade pack` yet; use the native format");
+    }
+    Ok(recipe)
+}
+
+fn parse_validation(v: &str) -> Result<Validation> {
+    if v.contains('.') || v.contains('e') {
+        let f: f64 = v.parse().with_context(|| {
+            format!("--validation {v:?}: expected a fraction such as 0.01 or a token count")
+        })?;
+        Ok(Validation::Fraction(f))
+    } else {
+        let t: u64 = v.parse().with_context(|| {
+            format!("--validation {v:?}: expected a fraction such as 0.01 or a token count")
+        })?;
+        Ok(Validation::Tokens(t))
+    }
+}
+
+fn progress_bar(quiet: bool) -> Option<ProgressBar> {
+    use std::io::IsTerminal;
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::with_draw_target(Some(1), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner:.green} [{elapsed_precise}] {wide_bar} {percent}% eta {eta} {msg}",
+        )
+        .expect("the progress template is valid"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    Some(bar)
+}
+
+fn print_summary(m: &Manifest, elapsed: Duration) {
+    let mut s = Summary::new("arcade pack");
+    let t = &m.totals;
+    s.row("documents read", summary::thousands(t.read));
+    s.row("packed", summary::thousands(t.packed));
+    s.row("dropped", summary::thousands(t.dropped));
+    for (k, v) in &t.dropped_by {
+        s.sub_row(k.clone(), summary::thousands(*v));
+    }
+    s.row("malformed", summary::thousands(t.malformed));
+    for (k, v) in &t.malformed_by {
+        s.sub_row(k.clone(), summary::thousands(*v));
+    }
+    for src in &m.sources {
+        s.row(
+            format!("source {}", src.name),
+            format!(
+                "{} docs, {} tokens ×{} → {:.1}% of output",
+                summary::thousands(src.documents.packed),
+                summary::thousands(src.tokens),
+                src.weight,
+                src.token_share * 100.0
+            ),
+        );
+    }
+    let text: u64 = m.sources.iter().map(|s| s.text_bytes).sum();
+    for (name, split) in &m.splits {
+        s.row(
+            format!("{name} rows"),
+            format!(
+                "{} × {} tokens in {} shard(s); partial row of {} tokens {:?}",
+                summary::thousands(split.sequences),
+                m.seq_len,
+                split.shards.len(),
+                split.partial_row_tokens,
+                split.partial_row
+            ),
+        );
+    }
+    s.row("elapsed", summary::seconds(elapsed));
+    s.row("throughput", summary::rate(text, elapsed));
+    s.print();
+}

@@ -1,0 +1,186 @@
+//! The stage interface: what runs on each document between reading and tokenization.
+//!
+//! A stage looks at one document and keeps it, keeps it changed, or drops it, and always says
+//! why in terms a user can audit: the stage, the rule, the measured value and the threshold.
+//! Filters, deduplication and restructuring each plug in as one [`Stage`]; the packer counts every
+//! verdict per source (`stage:rule`) in its summary and manifest.
+//!
+//! Stages are built from the recipe's `[[stage]]` tables by a [`StageRegistry`], which maps a
+//! `kind` to a constructor. Crates that add stages (arcade-filters, ...) register their kinds, so
+//! the pipeline does not depend on them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::read::Document;
+
+/// One step applied to every document before tokenization. Runs on many threads at once.
+pub trait Stage: Send + Sync {
+    /// Short, stable name used in statistics (`length`, `gopher-quality`, ...).
+    fn name(&self) -> &str;
+    /// Looks at (and may change) one document.
+    fn apply(&self, doc: &mut Document) -> Verdict;
+}
+
+/// What a stage decided about a document.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Keep,
+    /// Kept, but the stage changed the text; `rule` says how (e.g. `drop-short-lines`).
+    Changed {
+        rule: String,
+    },
+    Drop(Drop),
+}
+
+/// Why a document was dropped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Drop {
+    pub rule: String,
+    /// What the stage measured, and the limit it compared it with.
+    pub value: f64,
+    pub threshold: f64,
+}
+
+impl Verdict {
+    pub fn drop(rule: impl Into<String>, value: f64, threshold: f64) -> Verdict {
+        Verdict::Drop(Drop {
+            rule: rule.into(),
+            value,
+            threshold,
+        })
+    }
+}
+
+impl fmt::Display for Drop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (value {}, threshold {})",
+            self.rule, self.value, self.threshold
+        )
+    }
+}
+
+/// A `[[stage]]` table of the recipe: its kind, the sources it applies to (all when absent), and
+/// the kind's own parameters.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StageSpec {
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sources: Option<Vec<String>>,
+    #[serde(flatten)]
+    pub params: toml::Table,
+}
+
+/// A stage of the run, with the sources it is limited to.
+pub struct ConfiguredStage {
+    pub stage: Box<dyn Stage>,
+    pub sources: Option<Vec<String>>,
+}
+
+impl ConfiguredStage {
+    pub fn applies_to(&self, source: &str) -> bool {
+        self.sources
+            .as_ref()
+            .is_none_or(|s| s.iter().any(|n| n == source))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error("unknown stage kind {kind:?}; known kinds: {known}")]
+    UnknownKind { kind: String, known: String },
+    #[error("stage {kind:?}: {message}")]
+    Invalid { kind: String, message: String },
+}
+
+type Constructor = fn(&toml::Table) -> Result<Box<dyn Stage>, String>;
+
+/// Maps stage kinds to their constructors.
+pub struct StageRegistry {
+    kinds: BTreeMap<&'static str, Constructor>,
+}
+
+impl Default for StageRegistry {
+    /// The stages this crate provides.
+    fn default() -> Self {
+        let mut registry = StageRegistry {
+            kinds: BTreeMap::new(),
+        };
+        registry.register("length", LengthFilter::from_params);
+        registry
+    }
+}
+
+impl StageRegistry {
+    pub fn register(&mut self, kind: &'static str, constructor: Constructor) {
+        self.kinds.insert(kind, constructor);
+    }
+
+    pub fn build(&self, spec: &StageSpec) -> Result<ConfiguredStage, StageError> {
+        let constructor =
+            self.kinds
+                .get(spec.kind.as_str())
+                .ok_or_else(|| StageError::UnknownKind {
+                    kind: spec.kind.clone(),
+                    known: self.kinds.keys().copied().collect::<Vec<_>>().join(", "),
+                })?;
+        let stage = constructor(&spec.params).map_err(|message| StageError::Invalid {
+            kind: spec.kind.clone(),
+            message,
+        })?;
+        Ok(ConfiguredStage {
+            stage,
+            sources: spec.sources.clone(),
+        })
+    }
+}
+
+/// Drops documents shorter or longer than a number of characters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LengthFilter {
+    #[serde(default)]
+    pub min_chars: usize,
+    #[serde(default = "usize_max")]
+    pub max_chars: usize,
+}
+
+fn usize_max() -> usize {
+    usize::MAX
+}
+
+impl LengthFilter {
+    fn from_params(params: &toml::Table) -> Result<Box<dyn Stage>, String> {
+        let filter: LengthFilter = toml::Value::Table(params.clone())
+            .try_into()
+            .map_err(|e: toml::de::Error| e.message().to_string())?;
+        if filter.min_chars > filter.max_chars {
+            return Err(format!(
+                "min_chars {} is above max_chars {}",
+                filter.min_chars, filter.max_chars
+            ));
+        }
+        Ok(Box::new(filter))
+    }
+}
+
+impl Stage for LengthFilter {
+    fn name(&self) -> &str {
+        "length"
+    }
+
+    fn apply(&self, doc: &mut Document) -> Verdict {
+        let chars = doc.text.chars().count();
+        if chars < self.min_chars {
+            Verdict::drop("min_chars", chars as f64, self.min_chars as f64)
+        } else if chars > self.max_chars {
+            Verdict::drop("max_chars", chars as f64, self.max_chars as f64)
+        } else {
+            Verdict::Keep
+        }
+    }
+}

@@ -1,0 +1,501 @@
+//! End-to-end tests of `arcade pack`: the binary run on the fixtures, its shards read back and
+//! compared with what the tokenizer library says the documents encode to.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use arcade_pipeline::manifest::{file_xxh3, Manifest};
+use arcade_tokenizer::{Tokenizer, ENDOFTEXT};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn arcade(args: &[&str]) -> Output {
+    arcade_env(args, &[])
+}
+
+fn arcade_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_arcade"));
+    cmd.current_dir(root()).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("arcade runs")
+}
+
+fn ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "arcade failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Every file of an output directory (recursively) with its bytes.
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// Asserts two output directories hold the same files with the same bytes. The manifests may
+/// differ only in the output path they record.
+fn assert_same_output(a: &Path, b: &Path, what: &str) {
+    let (fa, fb) = (files(a), files(b));
+    assert_eq!(
+        fa.keys().collect::<Vec<_>>(),
+        fb.keys().collect::<Vec<_>>(),
+        "{what}: different files"
+    );
+    for (name, bytes) in &fa {
+        if name == "manifest.json" {
+            let strip = |bytes: &[u8]| {
+                let mut v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+                v["recipe"]["output"] = serde_json::Value::Null;
+                v
+            };
+            assert_eq!(strip(bytes), strip(&fb[name]), "{what}: manifests differ");
+        } else {
+            assert!(bytes == &fb[name], "{what}: {name} differs");
+        }
+    }
+}
+
+fn u32s(bytes: &[u8]) -> Vec<u32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+fn u64s(bytes: &[u8]) -> Vec<u64> {
+    bytes
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+/// The texts of a JSONL file's `text` field, read independently of arcade's readers.
+fn jsonl_texts(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["text"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+/// All rows of a split, shard after shard, and the document starts as offsets into that stream.
+fn split_rows(dir: &Path, m: &Manifest, split: &str) -> (Vec<u32>, Vec<u64>) {
+    let info = &m.splits[split];
+    let mut tokens = Vec::new();
+    let mut starts = Vec::new();
+    for shard in &info.shards {
+        let base = tokens.len() as u64;
+        let d = dir.join(&info.dir);
+        tokens.extend(u32s(&std::fs::read(d.join(&shard.file)).unwrap()));
+        let companion = shard
+            .companion
+            .as_ref()
+            .expect("native shards have a starts file");
+        starts.extend(
+            u64s(&std::fs::read(d.join(&companion.file)).unwrap())
+                .into_iter()
+                .map(|s| s + base),
+        );
+    }
+    (tokens, starts)
+}
+
+const MULTI: &str = "fixtures/multilingual";
+
+#[test]
+fn unshuffled_rows_are_the_documents_in_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let inputs = [format!("{MULTI}/de.jsonl"), format!("{MULTI}/ja.jsonl")];
+    let o = out.to_str().unwrap();
+    ok(&arcade(&[
+        "pack",
+        "-q",
+        "--input",
+        &inputs[0],
+        &inputs[1],
+        "--output",
+        o,
+        "--no-shuffle",
+        "--seq-len",
+        "128",
+        "--shard-tokens",
+        "10000",
+    ]));
+    let m = Manifest::read(&out).unwrap();
+
+    let tok = Tokenizer::arcade100k();
+    let mut expected = Vec::new();
+    let mut expected_starts = Vec::new();
+    let mut packed = 0;
+    for input in &inputs {
+        for text in jsonl_texts(&root().join(input)) {
+            if text.trim().is_empty() {
+                continue;
+            }
+            packed += 1;
+            expected_starts.push(expected.len() as u64);
+            expected.extend(tok.encode_ordinary(&text));
+            expected.push(ENDOFTEXT);
+        }
+    }
+    let (rows, starts) = split_rows(&out, &m, "train");
+    let full = expected.len() / 128 * 128;
+    assert_eq!(
+        rows.len(),
+        full,
+        "rows hold every full row of the token stream"
+    );
+    assert_eq!(rows, expected[..full]);
+    assert_eq!(
+        m.splits["train"].partial_row_tokens as usize,
+        expected.len() - full
+    );
+    let expected_starts: Vec<u64> = expected_starts
+        .into_iter()
+        .filter(|&s| (s as usize) < full)
+        .collect();
+    assert_eq!(starts, expected_starts);
+    assert_eq!(m.totals.packed, packed);
+    assert!(m.totals.reconciles(), "{:?}", m.totals);
+    assert!(
+        m.splits["train"].shards.len() > 1,
+        "several shards expected"
+    );
+    for shard in &m.splits["train"].shards {
+        assert_eq!(shard.bytes, shard.sequences * 128 * 4);
+        assert_eq!(shard.xxh3, file_xxh3(&out.join(&shard.file)).unwrap());
+    }
+}
+
+#[test]
+fn shuffling_permutes_whole_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let input = format!("{MULTI}/fr.jsonl");
+    ok(&arcade(&[
+        "pack",
+        "-q",
+        "-i",
+        &input,
+        "-o",
+        a.to_str().unwrap(),
+        "--no-shuffle",
+        "--seq-len",
+        "64",
+    ]));
+    ok(&arcade(&[
+        "pack",
+        "-q",
+        "-i",
+        &input,
+        "-o",
+        b.to_str().unwrap(),
+        "--seq-len",
+        "64",
+    ]));
+    let (ra, _) = split_rows(&a, &Manifest::read(&a).unwrap(), "train");
+    let (rb, _) = split_rows(&b, &Manifest::read(&b).unwrap(), "train");
+    assert_ne!(ra, rb, "shuffled output equals input order");
+    let mut rows_a: Vec<&[u32]> = ra.chunks(64).collect();
+    let mut rows_b: Vec<&[u32]> = rb.chunks(64).collect();
+    rows_a.sort();
+    rows_b.sort();
+    assert_eq!(rows_a, rows_b);
+}
+
+#[test]
+fn one_and_two_threads_write_identical_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let recipe = "fixtures/recipe.toml";
+    ok(&arcade(&[
+        "pack",
+        "-q",
+        "-r",
+        recipe,
+        "-o",
+        a.to_str().unwrap(),
+        "--threads",
+        "1",
+    ]));
+    ok(&arcade(&[
+        "pack",
+        "-q",
+        "-r",
+        recipe,
+        "-o",
+        b.to_str().unwrap(),
+        "--threads",
+        "2",
+    ]));
+    assert!(
+        files(&a).keys().any(|k| k.starts_with("valid/")),
+        "the recipe's validation split is written"
+    );
+    assert_same_output(&a, &b, "1 vs 2 threads");
+}
+
+#[test]
+fn weights_scale_each_source_and_the_numbers_reconcile() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    ok(&arcade(&[
+        "pack",
+        "-q",
+        "-r",
+        "fixtures/recipe.toml",
+        "-o",
+        out.to_str().unwrap(),
+    ]));
+    let m = Manifest::read(&out).unwrap();
+    assert!(m.totals.reconciles());
+    let by_name: BTreeMap<_, _> = m.sources.iter().map(|s| (s.name.as_str(), s)).collect();
+    let code = by_name["code"];
+    // Weight 2: every code document twice (validation documents, written once, aside).
+    assert!(code.output_tokens > code.tokens * 19 / 10 && code.output_tokens <= code.tokens * 2);
+    let multi = by_name["multilingual"];
+    let sampled_out = multi
+        .documents
+        .dropped_by
+        .get("mix:weight")
+        .copied()
+        .unwrap_or(0);
+    let filtered: u64 = ["length:min_chars", "empty"]
+        .iter()
+        .filter_map(|k| multi.documents.dropped_by.get(*k))
+        .sum();
+    let candidates = multi.documents.read - multi.documents.malformed - filtered;
+    assert!(
+        sampled_out * 10 > candidates * 4 && sampled_out * 10 < candidates * 6,
+        "weight 0.5 should drop about half: {sampled_out} of {candidates}"
+    );
+    let shares: f64 = m.sources.iter().map(|s| s.token_share).sum();
+    assert!((shares - 1.0).abs() < 1e-9);
+    let output_tokens: u64 = m.sources.iter().map(|s| s.output_tokens).sum();
+    let split_tokens: u64 = m
+        .splits
+        .values()
+        .map(|s| s.tokens + s.partial_row_tokens)
+        .sum();
+    assert_eq!(
+        output_tokens, split_tokens,
+        "every output token is in a row or the partial row"
+    );
+    assert!(m.totals.dropped_by.contains_key("length:min_chars"));
+}
+
+#[test]
+fn resume_after_a_crash_gives_the_same_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (whole, resumed) = (tmp.path().join("whole"), tmp.path().join("resumed"));
+    let recipe = "fixtures/recipe.toml";
+    ok(&arcade(&[
+        "pack",
+        "-q",
+        "-r",
+        recipe,
+        "-o",
+        whole.to_str().unwrap(),
+    ]));
+
+    let r = resumed.to_str().unwrap();
+    let crashed = arcade_env(
+        // Small batches, so that the abort falls inside a file, not at a file boundary.
+        &[
+            "pack",
+            "-q",
+            "-r",
+            recipe,
+            "-o",
+            r,
+            "--checkpoint-every",
+            "0",
+            "--batch-bytes",
+            "20000",
+        ],
+        &[("ARCADE_ABORT_AFTER_CHECKPOINTS", "5")],
+    );
+    assert!(
+        !crashed.status.success(),
+        "the test hook should have aborted the run"
+    );
+    assert!(
+        !resumed.join("manifest.json").exists(),
+        "a crashed run must not look complete"
+    );
+    let checkpoint = std::fs::read_to_string(resumed.join(".arcade-run/checkpoint.json")).unwrap();
+    let cp: serde_json::Value = serde_json::from_str(&checkpoint).unwrap();
+    let records = cp["phase"]["Reading"]["records"].as_u64().unwrap();
+    assert!(
+        records > 0,
+        "the abort should fall inside a file: {}",
+        cp["phase"]
+    );
+
+    let refused = arcade(&["pack", "-q", "-r", recipe, "-o", r]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("--resume"),
+        "{}",
+        stderr(&refused)
+    );
+
+    ok(&arcade(&["pack", "-q", "-r", recipe, "-o", r, "--resume"]));
+    assert_same_output(&whole, &resumed, "resumed after abort");
+}
+
+#[test]
+fn a_killed_run_resumes_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (whole, killed) = (tmp.path().join("whole"), tmp.path().join("killed"));
+    let input = "fixtures/multilingual/*.jsonl";
+    let common = ["--seq-len", "256", "--input", input];
+    let mut args = vec!["pack", "-q", "-o", whole.to_str().unwrap()];
+    args.extend(common);
+    ok(&arcade(&args));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_arcade"))
+        .current_dir(root())
+        .args([
+            "pack",
+            "-q",
+            "-o",
+            killed.to_str().unwrap(),
+            "--checkpoint-every",
+            "0",
+        ])
+        .args(common)
+        .spawn()
+        .unwrap();
+    let checkpoint = killed.join(".arcade-run/checkpoint.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !checkpoint.exists()
+        && std::time::Instant::now() < deadline
+        && child.try_wait().unwrap().is_none()
+    {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().ok(); // SIGKILL: no cleanup of any kind
+    child.wait().unwrap();
+
+    let mut args = vec!["pack", "-q", "-o", killed.to_str().unwrap(), "--resume"];
+    args.extend(common);
+    ok(&arcade(&args));
+    assert_same_output(&whole, &killed, "resumed after SIGKILL");
+}
+
+#[test]
+fn bad_records_are_counted_or_stop_the_run_with_strict() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = out.to_str().unwrap();
+    let bad = [
+        "fixtures/bad/malformed_json.jsonl",
+        "fixtures/bad/missing_field.jsonl",
+        "fixtures/bad/not_a_string.jsonl",
+        "fixtures/bad/invalid_utf8.jsonl",
+        "fixtures/bad/truncated.jsonl.gz",
+    ];
+    let mut args = vec!["pack", "-q", "-o", o, "--seq-len", "16", "--input"];
+    args.extend(bad);
+    ok(&arcade(&args));
+    let m = Manifest::read(&out).unwrap();
+    assert!(m.totals.reconciles());
+    for kind in [
+        "malformed_json",
+        "missing_field",
+        "not_a_string",
+        "invalid_utf8",
+        "corrupt_stream",
+    ] {
+        assert!(
+            m.totals.malformed_by.contains_key(kind),
+            "{kind} not counted: {:?}",
+            m.totals.malformed_by
+        );
+    }
+    assert!(m.sources[0]
+        .first_errors
+        .iter()
+        .any(|e| e.contains("malformed_json.jsonl:")));
+
+    let strict = arcade(&[
+        "pack",
+        "-q",
+        "-o",
+        o,
+        "--overwrite",
+        "--strict",
+        "--input",
+        "fixtures/bad/malformed_json.jsonl",
+    ]);
+    assert!(!strict.status.success());
+    let msg = stderr(&strict);
+    assert!(msg.contains("fixtures/bad/malformed_json.jsonl:"), "{msg}");
+    assert!(
+        !out.join("manifest.json").exists(),
+        "a stopped run must not leave a manifest"
+    );
+}
+
+#[test]
+fn missing_inputs_and_bad_recipes_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = tmp.path().join("out");
+    let missing = arcade(&[
+        "pack",
+        "-q",
+        "-i",
+        "fixtures/nope/*.jsonl",
+        "-o",
+        o.to_str().unwrap(),
+    ]);
+    assert!(!missing.status.success());
+    assert!(
+        stderr(&missing).contains("fixtures/nope"),
+        "{}",
+        stderr(&missing)
+    );
+
+    let recipe = tmp.path().join("r.toml");
+    std::fs::write(
+        &recipe,
+        "output = 'x'\n[[source]]\nname = 'a'\npaths = ['fixtures/web/*.jsonl']\nwieght = 2\n",
+    )
+    .unwrap();
+    let typo = arcade(&["pack", "-q", "-r", recipe.to_str().unwrap()]);
+    assert!(!typo.status.success());
+    assert!(stderr(&typo).contains("wieght"), "{}", stderr(&typo));
+}
