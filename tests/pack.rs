@@ -499,3 +499,159 @@ fn missing_inputs_and_bad_recipes_are_clear_errors() {
     assert!(!typo.status.success());
     assert!(stderr(&typo).contains("wieght"), "{}", stderr(&typo));
 }
+
+/// Runs tests/read_shards.py (numpy only) on an output directory: the independent reader a
+/// trainer would use. numpy is installed by tests/run.sh; set ARCADE_SKIP_PYTHON=1 to skip.
+fn numpy_check(out: &Path, expected: &Path) {
+    if std::env::var_os("ARCADE_SKIP_PYTHON").is_some() {
+        eprintln!("ARCADE_SKIP_PYTHON is set: numpy check skipped");
+        return;
+    }
+    let has_numpy = Command::new("python3")
+        .args(["-c", "import numpy"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        has_numpy,
+        "python3 with numpy is needed (tests/run.sh installs it); ARCADE_SKIP_PYTHON=1 skips"
+    );
+    let check = Command::new("python3")
+        .current_dir(root())
+        .args([
+            "tests/read_shards.py",
+            out.to_str().unwrap(),
+            "--expect-ids",
+            expected.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "numpy reader disagrees:\n{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
+
+#[test]
+fn numpy_reads_native_and_megatron_output_as_the_tokenizer_encodes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inputs = [
+        format!("{MULTI}/de.jsonl"),
+        format!("{MULTI}/ko.jsonl"),
+        "fixtures/code/code_permissive.jsonl".to_string(),
+    ];
+    let expected = tmp.path().join("expected.jsonl");
+    // The code fixture keeps its text in `content`, so it gets a run of its own below.
+    let prose = &inputs[..2];
+    let mut args = vec![
+        "tokenize",
+        "--quiet",
+        "--format",
+        "jsonl",
+        "-o",
+        expected.to_str().unwrap(),
+    ];
+    args.extend(prose.iter().map(String::as_str));
+    ok(&arcade(&args));
+
+    let native = tmp.path().join("native");
+    let mut args = vec![
+        "pack",
+        "-q",
+        "--no-shuffle",
+        "--seq-len",
+        "512",
+        "-o",
+        native.to_str().unwrap(),
+        "--input",
+    ];
+    args.extend(prose.iter().map(String::as_str));
+    ok(&arcade(&args));
+    numpy_check(&native, &expected);
+
+    let megatron = tmp.path().join("megatron");
+    let mut args = vec![
+        "pack",
+        "-q",
+        "--format",
+        "megatron",
+        "-o",
+        megatron.to_str().unwrap(),
+        "--input",
+    ];
+    args.extend(prose.iter().map(String::as_str));
+    ok(&arcade(&args));
+    numpy_check(&megatron, &expected);
+
+    let code_expected = tmp.path().join("code.jsonl");
+    ok(&arcade(&[
+        "tokenize",
+        "--quiet",
+        "--format",
+        "jsonl",
+        "--field",
+        "content",
+        "-o",
+        code_expected.to_str().unwrap(),
+        &inputs[2],
+    ]));
+    let code = tmp.path().join("code");
+    ok(&arcade(&[
+        "pack",
+        "-q",
+        "--format",
+        "megatron",
+        "--field",
+        "content",
+        "-o",
+        code.to_str().unwrap(),
+        "--input",
+        &inputs[2],
+    ]));
+    numpy_check(&code, &code_expected);
+}
+
+#[test]
+fn megatron_output_resumes_to_the_same_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (whole, resumed) = (tmp.path().join("whole"), tmp.path().join("resumed"));
+    let recipe = "fixtures/recipe.toml";
+    ok(&arcade(&[
+        "pack",
+        "-q",
+        "-r",
+        recipe,
+        "--format",
+        "megatron",
+        "-o",
+        whole.to_str().unwrap(),
+    ]));
+    let r = resumed.to_str().unwrap();
+    let crashed = arcade_env(
+        &[
+            "pack",
+            "-q",
+            "-r",
+            recipe,
+            "--format",
+            "megatron",
+            "-o",
+            r,
+            "--checkpoint-every",
+            "0",
+            "--batch-bytes",
+            "20000",
+        ],
+        &[("ARCADE_ABORT_AFTER_CHECKPOINTS", "6")],
+    );
+    assert!(!crashed.status.success());
+    assert!(!resumed.join("manifest.json").exists());
+    ok(&arcade(&[
+        "pack", "-q", "-r", recipe, "--format", "megatron", "-o", r, "--resume",
+    ]));
+    assert_same_output(&whole, &resumed, "megatron resumed after abort");
+    let m = Manifest::read(&whole).unwrap();
+    assert_eq!(m.dtype, "<i4");
+    assert!(m.splits["train"].shards[0].file.ends_with(".bin"));
+}

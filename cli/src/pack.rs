@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use arcade_pipeline::manifest::Manifest;
+use arcade_pipeline::manifest::{Layout, Manifest, PartialRow};
 use arcade_pipeline::pack::{self, PackOptions, Progress};
 use arcade_pipeline::recipe::{self, OutputFormat, Recipe, SourceSpec, Validation};
 use arcade_pipeline::stage::StageRegistry;
@@ -118,14 +118,22 @@ pub fn run(args: Args) -> Result<()> {
             ));
         }
     };
-    let stop = AtomicBool::new(false);
+    // Ctrl-C: the first stops at the next checkpoint (resumable with --resume), the second
+    // exits at once (still resumable from the last checkpoint).
+    static STOP: AtomicBool = AtomicBool::new(false);
+    let _ = ctrlc::set_handler(|| {
+        if STOP.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping at the next checkpoint (Ctrl-C again to quit now)…");
+    });
     let options = PackOptions {
         pool: Some(&pool),
         resume: args.resume,
         overwrite: args.overwrite,
         checkpoint_interval: Duration::from_secs_f64(args.checkpoint_every.max(0.0)),
         progress: Some(&report),
-        stop: Some(&stop),
+        stop: Some(&STOP),
         batch_bytes: args.batch_bytes.max(1),
     };
     let result = pack::pack(&recipe, &StageRegistry::default(), &options);
@@ -202,9 +210,7 @@ fn build_recipe(args: &Args) -> Result<Recipe> {
     recipe.tokenizer.nfc |= args.nfc;
     recipe.strict |= args.strict;
     recipe.lossy_utf8 |= args.lossy;
-    if recipe.format == OutputFormat::Megatron {
-        bail!("--format megatron is not available in `arcade pack` yet; use the native format");
-    }
+
     Ok(recipe)
 }
 
@@ -264,16 +270,26 @@ fn print_summary(m: &Manifest, elapsed: Duration) {
         );
     }
     let text: u64 = m.sources.iter().map(|s| s.text_bytes).sum();
-    for (name, split) in &m.splits {
+        for (name, split) in &m.splits {
+        if m.layout == Layout::Megatron {
+            s.row(
+                format!("{name} sequences"),
+                format!("{} documents, {} tokens", summary::thousands(split.sequences), summary::thousands(split.tokens)),
+            );
+            continue;
+        }
         s.row(
             format!("{name} rows"),
             format!(
-                "{} × {} tokens in {} shard(s); partial row of {} tokens {:?}",
+                "{} × {} tokens in {} shard(s); last {} tokens {}",
                 summary::thousands(split.sequences),
                 m.seq_len,
                 split.shards.len(),
-                split.partial_row_tokens,
-                split.partial_row
+                                split.partial_row_tokens,
+                match split.partial_row {
+                    PartialRow::Dropped => "dropped",
+                    PartialRow::Padded => "padded into a row",
+                }
             ),
         );
     }

@@ -95,6 +95,9 @@ pub struct TokenizerSpec {
     pub ranks: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
+    /// Special tokens of a custom encoding, name = id; it needs at least `<|endoftext|>`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub specials: std::collections::BTreeMap<String, u32>,
     /// NFC-normalize text before encoding (as the model's original remote-code tokenizer did).
     #[serde(default)]
     pub nfc: bool,
@@ -106,6 +109,7 @@ impl Default for TokenizerSpec {
             encoding: default_encoding(),
             ranks: None,
             pattern: None,
+            specials: Default::default(),
             nfc: false,
         }
     }

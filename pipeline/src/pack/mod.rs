@@ -34,6 +34,7 @@ use crate::batch::{run_ordered, BatchConfig};
 use crate::manifest::{
     self, DocCounts, Layout, Manifest, PartialRow, SourceStats, SplitInfo, TokenizerInfo,
 };
+use crate::megatron::{MegatronDtype, MegatronState, MegatronWriter};
 use crate::read::{self, Document, ReadOptions, RecordError};
 use crate::recipe::{OutputFormat, Recipe, Validation};
 use crate::stage::{ConfiguredStage, StageRegistry, Verdict};
@@ -115,6 +116,8 @@ pub enum PackError {
     CannotResume { dir: String, why: String },
     #[error("stopped at a checkpoint; run again with --resume to continue")]
     Stopped,
+    #[error(transparent)]
+    Megatron(#[from] crate::megatron::MegatronError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> PackError + '_ {
@@ -130,7 +133,7 @@ pub fn recipe_tokenizer(recipe: &Recipe) -> Result<Tokenizer, PackError> {
     let tok = match (&spec.ranks, &spec.pattern) {
         (Some(ranks), Some(pattern)) => {
             let data = fs::read(ranks).map_err(io_err(ranks))?;
-            let specials = [("<|endoftext|>".to_string(), arcade_tokenizer::ENDOFTEXT)];
+            let specials = spec.specials.iter().map(|(name, id)| (name.clone(), *id));
             Tokenizer::from_tiktoken(&spec.encoding, &data, pattern, specials)
         }
         (None, None) => Tokenizer::builtin(&spec.encoding),
@@ -359,10 +362,13 @@ enum Phase {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct SplitCheckpoint {
+    /// Native layout: the packer's partial row, rows written and bucket lengths.
     row: Vec<u32>,
     starts: Vec<u32>,
     rows: u64,
     bucket_lens: Vec<u64>,
+    /// Megatron layout: the writer's position.
+    megatron: Option<MegatronState>,
     documents: u64,
     tokens: u64,
 }
@@ -381,30 +387,67 @@ impl Checkpoint {
 /// One output split (train or valid) during reading.
 struct Split {
     name: &'static str,
-    packer: Packer,
-    buckets: Buckets,
+    /// Directory of the split's files, relative to the output directory.
+    dir: &'static str,
+    sink: SplitSink,
     documents: u64,
     tokens: u64,
 }
 
+enum SplitSink {
+    /// Native layout: fixed-length rows, scattered to buckets for the shuffle.
+    Rows { packer: Packer, buckets: Buckets },
+    /// Megatron layout: one sequence per document, in input order (trainers that read it
+    /// build their own shuffled sample index).
+    Megatron(MegatronWriter),
+}
+
+/// The file prefix of a megatron split, as gpt-neox names its preprocessed data.
+const MEGATRON_PREFIX: &str = "megatron_text_document";
+
+fn state_io(source: io::Error) -> PackError {
+    PackError::Io {
+        path: STATE_DIR.into(),
+        source,
+    }
+}
+
 impl Split {
-    fn push(&mut self, tokens: &[u32]) -> io::Result<()> {
+    fn push(&mut self, tokens: &[u32]) -> Result<(), PackError> {
         self.documents += 1;
         self.tokens += tokens.len() as u64;
-        let buckets = &mut self.buckets;
-        self.packer
-            .push(tokens, |row, starts| buckets.write(row, starts))
+        match &mut self.sink {
+            SplitSink::Rows { packer, buckets } => packer
+                .push(tokens, |row, starts| buckets.write(row, starts))
+                .map_err(state_io),
+            SplitSink::Megatron(writer) => Ok(writer.add_document(tokens)?),
+        }
     }
 
-    fn checkpoint(&mut self) -> io::Result<SplitCheckpoint> {
-        let (row, starts) = self.packer.carry();
-        Ok(SplitCheckpoint {
-            row: row.to_vec(),
-            starts: starts.to_vec(),
-            rows: self.buckets.rows(),
-            bucket_lens: self.buckets.flush()?,
-            documents: self.documents,
-            tokens: self.tokens,
+    fn checkpoint(&mut self) -> Result<SplitCheckpoint, PackError> {
+        let (documents, tokens) = (self.documents, self.tokens);
+        Ok(match &mut self.sink {
+            SplitSink::Rows { packer, buckets } => {
+                let (row, starts) = packer.carry();
+                SplitCheckpoint {
+                    row: row.to_vec(),
+                    starts: starts.to_vec(),
+                    rows: buckets.rows(),
+                    bucket_lens: buckets.flush().map_err(state_io)?,
+                    megatron: None,
+                    documents,
+                    tokens,
+                }
+            }
+            SplitSink::Megatron(writer) => SplitCheckpoint {
+                row: vec![],
+                starts: vec![],
+                rows: 0,
+                bucket_lens: vec![],
+                megatron: Some(writer.state()?),
+                documents,
+                tokens,
+            },
         })
     }
 }
@@ -475,28 +518,48 @@ impl<'a> Run<'a> {
             names.push(("valid", (estimate as f64 * valid_rate.min(1.0)) as u64));
         }
         let cp = checkpoint.as_ref();
+        let out_dir = state_dir
+            .parent()
+            .expect("the state directory is inside the output");
         let mut splits = Vec::new();
         for (i, (name, bytes)) in names.into_iter().enumerate() {
             let saved = cp.map(|c| &c.splits[i]);
-            let count = match saved {
-                Some(s) => s.bucket_lens.len(),
-                None if recipe.shuffle => {
-                    bytes.div_ceil(BUCKET_TARGET_BYTES).clamp(1, MAX_BUCKETS) as usize
+            let dir = if name == "train" { "" } else { name };
+            let sink = match recipe.format {
+                OutputFormat::Megatron => {
+                    let dtype = MegatronDtype::for_vocab_size(tokenizer.vocab_size());
+                    let split_dir = out_dir.join(dir);
+                    SplitSink::Megatron(match saved.and_then(|s| s.megatron.as_ref()) {
+                        Some(state) => MegatronWriter::resume(&split_dir, MEGATRON_PREFIX, state)?,
+                        None => MegatronWriter::create(&split_dir, MEGATRON_PREFIX, dtype)?,
+                    })
                 }
-                None => 1,
-            };
-            let seed = mix(recipe.seed, i as u64);
-            let resume = saved.map(|s| (s.bucket_lens.as_slice(), s.rows));
-            let buckets = Buckets::open(state_dir, name, count, seed, recipe.shuffle, resume)
-                .map_err(io_err(state_dir))?;
-            let packer = match saved {
-                Some(s) => Packer::with_carry(recipe.seq_len, s.row.clone(), s.starts.clone()),
-                None => Packer::new(recipe.seq_len),
+                OutputFormat::Native => {
+                    let count = match saved {
+                        Some(s) => s.bucket_lens.len(),
+                        None if recipe.shuffle => {
+                            bytes.div_ceil(BUCKET_TARGET_BYTES).clamp(1, MAX_BUCKETS) as usize
+                        }
+                        None => 1,
+                    };
+                    let seed = mix(recipe.seed, i as u64);
+                    let resume = saved.map(|s| (s.bucket_lens.as_slice(), s.rows));
+                    let buckets =
+                        Buckets::open(state_dir, name, count, seed, recipe.shuffle, resume)
+                            .map_err(io_err(state_dir))?;
+                    let packer = match saved {
+                        Some(s) => {
+                            Packer::with_carry(recipe.seq_len, s.row.clone(), s.starts.clone())
+                        }
+                        None => Packer::new(recipe.seq_len),
+                    };
+                    SplitSink::Rows { packer, buckets }
+                }
             };
             splits.push(Split {
                 name,
-                packer,
-                buckets,
+                dir,
+                sink,
                 documents: saved.map_or(0, |s| s.documents),
                 tokens: saved.map_or(0, |s| s.tokens),
             });
@@ -720,14 +783,13 @@ impl<'a> Run<'a> {
                     && self
                         .valid_target_tokens
                         .is_none_or(|t| self.splits[1].tokens < t);
-                let state_dir = &self.state_dir;
                 if to_valid {
                     stats.output_tokens += tokens.len() as u64;
-                    self.splits[1].push(&tokens).map_err(io_err(state_dir))?;
+                    self.splits[1].push(&tokens)?;
                 } else {
                     stats.output_tokens += tokens.len() as u64 * copies as u64;
                     for _ in 0..copies {
-                        self.splits[0].push(&tokens).map_err(io_err(state_dir))?;
+                        self.splits[0].push(&tokens)?;
                     }
                 }
             }
@@ -739,9 +801,8 @@ impl<'a> Run<'a> {
         let splits = self
             .splits
             .iter_mut()
-            .map(|s| s.checkpoint())
-            .collect::<io::Result<Vec<_>>>()
-            .map_err(io_err(&self.state_dir))?;
+            .map(Split::checkpoint)
+            .collect::<Result<Vec<_>, _>>()?;
         let cp = Checkpoint {
             fingerprint: self.fingerprint.clone(),
             phase: self.phase.clone(),
@@ -764,50 +825,56 @@ impl<'a> Run<'a> {
         let recipe = self.recipe;
         let rows_per_shard = (recipe.shard_tokens / recipe.seq_len as u64).max(1);
         let mut splits = BTreeMap::new();
-        for mut split in self.splits {
-            let (carry, _) = split.packer.carry();
-            let partial_row_tokens = carry.len() as u64;
-            let partial_row = if recipe.pad_final_row {
-                PartialRow::Padded
-            } else {
-                PartialRow::Dropped
+        for split in self.splits {
+            let dir = out.join(split.dir);
+            let info = match split.sink {
+                SplitSink::Rows {
+                    mut packer,
+                    mut buckets,
+                } => {
+                    let partial_row_tokens = packer.carry().0.len() as u64;
+                    let partial_row = if recipe.pad_final_row {
+                        PartialRow::Padded
+                    } else {
+                        PartialRow::Dropped
+                    };
+                    if let Some((row, starts)) =
+                        recipe.pad_final_row.then(|| packer.pad(eos)).flatten()
+                    {
+                        buckets
+                            .write(&row, &starts)
+                            .map_err(io_err(&self.state_dir))?;
+                    }
+                    let mut writer = ShardWriter::new(&dir, recipe.seq_len, rows_per_shard)
+                        .map_err(io_err(&dir))?;
+                    let rows = buckets.rows();
+                    buckets
+                        .drain(recipe.seq_len, |row, starts| writer.write_row(row, starts))
+                        .map_err(io_err(&dir))?;
+                    SplitInfo {
+                        dir: split.dir.to_string(),
+                        sequences: rows,
+                        tokens: rows * recipe.seq_len as u64,
+                        documents: split.documents,
+                        partial_row_tokens,
+                        partial_row,
+                        shards: writer.finish().map_err(io_err(&dir))?,
+                    }
+                }
+                SplitSink::Megatron(writer) => {
+                    let (bin, _idx) = writer.finish()?;
+                    SplitInfo {
+                        dir: split.dir.to_string(),
+                        sequences: bin.sequences,
+                        tokens: bin.tokens,
+                        documents: split.documents,
+                        partial_row_tokens: 0,
+                        partial_row: PartialRow::Dropped,
+                        shards: vec![bin],
+                    }
+                }
             };
-            if let Some((row, starts)) = recipe
-                .pad_final_row
-                .then(|| split.packer.pad(eos))
-                .flatten()
-            {
-                split
-                    .buckets
-                    .write(&row, &starts)
-                    .map_err(io_err(&self.state_dir))?;
-            }
-            let dir_name = if split.name == "train" {
-                ""
-            } else {
-                split.name
-            };
-            let dir = out.join(dir_name);
-            let mut writer =
-                ShardWriter::new(&dir, recipe.seq_len, rows_per_shard).map_err(io_err(&dir))?;
-            let rows = split.buckets.rows();
-            split
-                .buckets
-                .drain(recipe.seq_len, |row, starts| writer.write_row(row, starts))
-                .map_err(io_err(&dir))?;
-            let shards = writer.finish().map_err(io_err(&dir))?;
-            splits.insert(
-                split.name.to_string(),
-                SplitInfo {
-                    dir: dir_name.to_string(),
-                    sequences: rows,
-                    tokens: rows * recipe.seq_len as u64,
-                    documents: split.documents,
-                    partial_row_tokens,
-                    partial_row,
-                    shards,
-                },
-            );
+            splits.insert(split.name.to_string(), info);
         }
         let mut sources = self.sources;
         let total_output: u64 = sources.iter().map(|s| s.output_tokens).sum();
@@ -842,9 +909,15 @@ impl<'a> Run<'a> {
                 },
             },
             seq_len: recipe.seq_len,
-            dtype: "<u4".into(),
+            dtype: match recipe.format {
+                OutputFormat::Native => "<u4".into(),
+                OutputFormat::Megatron => MegatronDtype::for_vocab_size(tokenizer.vocab_size())
+                    .numpy()
+                    .into(),
+            },
             seed: recipe.seed,
-            shuffled: recipe.shuffle,
+            // Megatron datasets keep input order; their trainers build a shuffled sample index.
+            shuffled: recipe.shuffle && recipe.format == OutputFormat::Native,
             splits,
             sources,
             totals,
