@@ -270,11 +270,15 @@ fn print_summary(m: &Manifest, elapsed: Duration) {
         );
     }
     let text: u64 = m.sources.iter().map(|s| s.text_bytes).sum();
-        for (name, split) in &m.splits {
+    for (name, split) in &m.splits {
         if m.layout == Layout::Megatron {
             s.row(
                 format!("{name} sequences"),
-                format!("{} documents, {} tokens", summary::thousands(split.sequences), summary::thousands(split.tokens)),
+                format!(
+                    "{} documents, {} tokens",
+                    summary::thousands(split.sequences),
+                    summary::thousands(split.tokens)
+                ),
             );
             continue;
         }
@@ -285,7 +289,7 @@ fn print_summary(m: &Manifest, elapsed: Duration) {
                 summary::thousands(split.sequences),
                 m.seq_len,
                 split.shards.len(),
-                                split.partial_row_tokens,
+                split.partial_row_tokens,
                 match split.partial_row {
                     PartialRow::Dropped => "dropped",
                     PartialRow::Padded => "padded into a row",

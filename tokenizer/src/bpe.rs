@@ -56,6 +56,23 @@ impl Vocab {
         let mut encoder = FxHashMap::default();
         encoder.reserve(ranks.len());
         let max_id = ranks.iter().map(|(_, r)| *r).max().unwrap_or(0) as usize;
+        // Ids index dense tables; tiktoken files number their tokens 0..n. Allow gaps, but not
+        // a stray huge rank that would make those tables gigabytes.
+        let limit = 2 * ranks.len() + (1 << 16);
+        if max_id >= limit {
+            let line = ranks
+                .iter()
+                .position(|(_, r)| *r as usize == max_id)
+                .unwrap_or(0)
+                + 1;
+            return Err(LoadError::Ranks {
+                line,
+                message: format!(
+                    "rank {max_id} is far beyond the {} tokens of the file (ranks are token ids and must stay below {limit})",
+                    ranks.len()
+                ),
+            });
+        }
         let mut by_id: Vec<Option<usize>> = vec![None; max_id + 1];
         for (index, (token, rank)) in ranks.iter().enumerate() {
             if let Some(other) = by_id[*rank as usize] {

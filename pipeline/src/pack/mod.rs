@@ -399,7 +399,7 @@ enum SplitSink {
     Rows { packer: Packer, buckets: Buckets },
     /// Megatron layout: one sequence per document, in input order (trainers that read it
     /// build their own shuffled sample index).
-    Megatron(MegatronWriter),
+    Megatron(Box<MegatronWriter>),
 }
 
 /// The file prefix of a megatron split, as gpt-neox names its preprocessed data.
@@ -529,10 +529,10 @@ impl<'a> Run<'a> {
                 OutputFormat::Megatron => {
                     let dtype = MegatronDtype::for_vocab_size(tokenizer.vocab_size());
                     let split_dir = out_dir.join(dir);
-                    SplitSink::Megatron(match saved.and_then(|s| s.megatron.as_ref()) {
+                    SplitSink::Megatron(Box::new(match saved.and_then(|s| s.megatron.as_ref()) {
                         Some(state) => MegatronWriter::resume(&split_dir, MEGATRON_PREFIX, state)?,
                         None => MegatronWriter::create(&split_dir, MEGATRON_PREFIX, dtype)?,
-                    })
+                    }))
                 }
                 OutputFormat::Native => {
                     let count = match saved {
