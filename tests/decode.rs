@@ -1,116 +1,16 @@
 //! End-to-end tests of `arcade decode`, mostly as the inverse of `arcade tokenize`: the real
 //! binary on fixtures and on small inputs made in temp dirs.
 
-use std::ffi::OsStr;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
 use arcade_tokenizer::{Tokenizer, ENDOFTEXT};
 
+mod common;
+use common::{arcade, assert_contains, fixture, fixture_bytes, jsonl_texts, Run};
+
 // ---------------------------------------------------------------------------------------------
 // helpers
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn fixture(rel: &str) -> String {
-    let path = root().join("fixtures").join(rel);
-    assert!(path.is_file(), "fixture {} is missing", path.display());
-    format!("fixtures/{rel}")
-}
-
-struct Run {
-    code: Option<i32>,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-impl Run {
-    fn ok(self) -> Run {
-        assert_eq!(self.code, Some(0), "arcade failed:\n{}", self.stderr);
-        self
-    }
-
-    fn failed(self) -> Run {
-        assert_eq!(
-            self.code,
-            Some(1),
-            "expected exit 1, stderr:\n{}",
-            self.stderr
-        );
-        self
-    }
-}
-
-fn arcade<S: AsRef<OsStr>>(args: &[S], stdin: Option<&[u8]>) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_arcade"))
-        .args(args)
-        .current_dir(root())
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run arcade");
-    let writer = stdin.map(|input| {
-        let mut pipe = child.stdin.take().unwrap();
-        let input = input.to_vec();
-        std::thread::spawn(move || {
-            let _ = pipe.write_all(&input);
-        })
-    });
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = child.wait_with_output().expect("wait for arcade");
-    if let Some(writer) = writer {
-        writer.join().unwrap();
-    }
-    Run {
-        code: status.code(),
-        stdout,
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    }
-}
-
-fn fixture_bytes(rel: &str) -> Vec<u8> {
-    let raw = std::fs::read(root().join(fixture(rel))).unwrap();
-    if rel.ends_with(".gz") {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .unwrap();
-        out
-    } else if rel.ends_with(".zst") {
-        zstd::decode_all(&raw[..]).unwrap()
-    } else {
-        raw
-    }
-}
-
-fn jsonl_texts(rel: &str) -> Vec<String> {
-    let bytes = fixture_bytes(rel);
-    std::str::from_utf8(&bytes)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["text"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect()
-}
 
 /// Each document followed by `separator`.
 fn terminated(docs: &[String], separator: &str) -> Vec<u8> {
@@ -241,10 +141,10 @@ fn round_trip_of_a_line_file_is_exact() {
 #[test]
 fn tokenize_piped_into_decode() {
     let texts = jsonl_texts("multilingual/zh.jsonl");
-    let tokenized = arcade(&["tokenize", &fixture("multilingual/zh.jsonl"), "-q"], None).ok();
-    let run = arcade(&["decode"], Some(&tokenized.stdout)).ok();
+    let tokenized = arcade(["tokenize", &fixture("multilingual/zh.jsonl"), "-q"], None).ok();
+    let run = arcade(["decode"], Some(&tokenized.stdout)).ok();
     assert_bytes_eq(&run.stdout, &terminated(&texts, "\n"));
-    let run = arcade(&["decode", "-"], Some(&tokenized.stdout)).ok();
+    let run = arcade(["decode", "-"], Some(&tokenized.stdout)).ok();
     assert_bytes_eq(&run.stdout, &terminated(&texts, "\n"));
 }
 
@@ -311,7 +211,7 @@ fn separator_and_special_tokens() {
 fn compressed_id_files_are_read() {
     let dir = tempfile::tempdir().unwrap();
     let rel = "multilingual/ko.jsonl";
-    let ids = arcade(&["tokenize", &fixture(rel), "-q"], None).ok().stdout;
+    let ids = arcade(["tokenize", &fixture(rel), "-q"], None).ok().stdout;
     let gz = dir.path().join("t.ids.gz");
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     enc.write_all(&ids).unwrap();
@@ -333,17 +233,13 @@ fn other_encodings_decode_their_own_ids() {
         ids.iter().map(u32::to_string).collect::<Vec<_>>().join(" ")
     );
     let run = arcade(
-        &["decode", "--encoding", "cl100k_base"],
+        ["decode", "--encoding", "cl100k_base"],
         Some(input.as_bytes()),
     )
     .ok();
     assert_eq!(run.stdout, b"In 2024, 1234567 tokens\n");
-    let run = arcade(&["decode", "--encoding", "nope"], Some(input.as_bytes())).failed();
-    assert!(
-        run.stderr.contains("unknown encoding `nope`"),
-        "{}",
-        run.stderr
-    );
+    let run = arcade(["decode", "--encoding", "nope"], Some(input.as_bytes())).failed();
+    assert_contains(&run.stderr, &["unknown encoding `nope`"]);
 }
 
 #[test]
@@ -351,7 +247,7 @@ fn output_file_and_summary() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("text.txt");
     let input = b"9906 1917\n";
-    let run = arcade(&["decode", "-o", out.to_str().unwrap()], Some(input)).ok();
+    let run = arcade(["decode", "-o", out.to_str().unwrap()], Some(input)).ok();
     assert!(run.stdout.is_empty());
     assert_eq!(std::fs::read(&out).unwrap(), b"Hello world\n");
     assert!(
@@ -359,8 +255,8 @@ fn output_file_and_summary() {
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("documents"), "{}", run.stderr);
-    let quiet = arcade(&["decode", "-q"], Some(input)).ok();
+    assert_contains(&run.stderr, &["documents"]);
+    let quiet = arcade(["decode", "-q"], Some(input)).ok();
     assert!(quiet.stderr.is_empty());
 }
 
@@ -373,20 +269,17 @@ fn an_unknown_id_names_line_and_position() {
     let file = dir.path().join("bad.ids");
     std::fs::write(&file, "9906 1917\n9906 999999 1917\n").unwrap();
     let run = decode(&[file.to_str().unwrap()]).failed();
-    assert!(run.stderr.contains("bad.ids:2:"), "{}", run.stderr);
-    assert!(run.stderr.contains("999999"), "{}", run.stderr);
-    assert!(run.stderr.contains("token 2 of the line"), "{}", run.stderr);
+    assert_contains(
+        &run.stderr,
+        &["bad.ids:2:", "999999", "token 2 of the line"],
+    );
     // The documents before the bad line were written.
     assert_eq!(run.stdout, b"Hello world\n");
 
     let jsonl = dir.path().join("bad.jsonl");
     std::fs::write(&jsonl, "{\"ids\":[1]}\n{\"ids\":[1,2,100300]}\n").unwrap();
     let run = decode(&[jsonl.to_str().unwrap()]).failed();
-    assert!(
-        run.stderr.contains("bad.jsonl:2:") && run.stderr.contains("token 3 of the line"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, &["bad.jsonl:2:", "token 3 of the line"]);
 
     let bin = dir.path().join("bad.bin");
     let ids: [u32; 4] = [9906, 1917, 0xFFFF_FFFF, 1];
@@ -398,19 +291,10 @@ fn an_unknown_id_names_line_and_position() {
     )
     .unwrap();
     let run = decode(&[bin.to_str().unwrap()]).failed();
-    assert!(run.stderr.contains("bad.bin"), "{}", run.stderr);
-    assert!(
-        run.stderr.contains("at token 2 (byte offset 8)"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, &["bad.bin", "at token 2 (byte offset 8)"]);
     // With --split-eos the position is still counted from the start of the file.
     let run = decode(&[bin.to_str().unwrap(), "--split-eos"]).failed();
-    assert!(
-        run.stderr.contains("at token 2 (byte offset 8)"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, &["at token 2 (byte offset 8)"]);
 }
 
 #[test]
@@ -419,29 +303,17 @@ fn malformed_id_files_are_clear_errors() {
     let ids = dir.path().join("x.txt");
     std::fs::write(&ids, "1 2 3\n4 five 6\n").unwrap();
     let run = decode(&[ids.to_str().unwrap()]).failed();
-    assert!(
-        run.stderr.contains("x.txt:2:") && run.stderr.contains("`five`"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, &["x.txt:2:", "`five`"]);
 
     let jsonl = dir.path().join("x.jsonl");
     std::fs::write(&jsonl, "{\"ids\":[1]}\n{\"text\":\"no ids\"}\n").unwrap();
     let run = decode(&[jsonl.to_str().unwrap()]).failed();
-    assert!(
-        run.stderr.contains("x.jsonl:2:") && run.stderr.contains("ids"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, &["x.jsonl:2:", "ids"]);
 
     let bin = dir.path().join("x.bin");
     std::fs::write(&bin, [1u8, 0, 0, 0, 2, 0]).unwrap();
     let run = decode(&[bin.to_str().unwrap()]).failed();
-    assert!(
-        run.stderr.contains("x.bin") && run.stderr.contains("4 bytes per token"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, &["x.bin", "4 bytes per token"]);
     // A failed decode into a file leaves no file.
     let out = dir.path().join("out.txt");
     decode(&[bin.to_str().unwrap(), "-o", out.to_str().unwrap()]).failed();
@@ -451,11 +323,7 @@ fn malformed_id_files_are_clear_errors() {
 #[test]
 fn a_missing_file_is_an_error_naming_it() {
     let run = decode(&["no/such/tokens.bin"]).failed();
-    assert!(
-        run.stderr.contains("no/such/tokens.bin") && run.stderr.contains("no such file"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, &["no/such/tokens.bin", "no such file"]);
 }
 
 #[test]

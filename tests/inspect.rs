@@ -2,9 +2,9 @@
 //! datasets and output directories written here with the pipeline's writers.
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use arcade_pipeline::manifest::{
     file_xxh3, DocCounts, FileInfo, Layout, Manifest, PartialRow, ShardInfo, SourceStats,
@@ -13,6 +13,9 @@ use arcade_pipeline::manifest::{
 use arcade_pipeline::megatron::{MegatronDtype, MegatronIndex, MegatronWriter};
 use arcade_tokenizer::{Tokenizer, ENDOFTEXT};
 
+mod common;
+use common::{arcade_env, assert_contains, Run};
+
 const TEXTS: [&str; 4] = [
     "The quick brown fox jumps over the lazy dog.",
     "Stable LM 2 uses the Arcade100k tokenizer.\nSecond line, with digits 12345.",
@@ -20,59 +23,16 @@ const TEXTS: [&str; 4] = [
     "def f(x):\n    return x * 2\n",
 ];
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-fn arcade<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_arcade"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+/// `arcade ARGS...`, without colour.
+fn arcade<S: AsRef<OsStr>>(args: &[S]) -> Run {
+    arcade_env(args, None, &[("NO_COLOR", "1")])
 }
 
 /// `arcade inspect ARGS...`
-fn inspect<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
-    let mut all = vec![std::ffi::OsString::from("inspect")];
-    all.extend(args.iter().map(|a| a.as_ref().to_os_string()));
+fn inspect<S: AsRef<OsStr>>(args: &[S]) -> Run {
+    let mut all = vec![OsStr::new("inspect")];
+    all.extend(args.iter().map(AsRef::as_ref));
     arcade(&all)
-}
-
-impl Run {
-    fn ok(self) -> Run {
-        assert_eq!(
-            self.code,
-            Some(0),
-            "arcade failed:\nstdout:\n{}\nstderr:\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-
-    fn failed(self) -> Run {
-        assert_eq!(
-            self.code,
-            Some(1),
-            "expected exit 1:\nstdout:\n{}\nstderr:\n{}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
-    }
 }
 
 fn encode(texts: &[&str]) -> Vec<Vec<u32>> {
@@ -227,26 +187,27 @@ fn inspect_megatron_prefix() {
     let (_, prefix) = write_megatron(tmp.path(), "corpus_text_document", &docs);
 
     let run = inspect(&[prefix.as_os_str()]).ok();
-    let out = &run.stdout;
-    assert!(out.contains("megatron dataset (no manifest)"), "{out}");
-    assert!(
-        out.contains("MMIDIDX v1, int32 (code 4), 4 sequences, 5 doc_idx entries (4 documents)"),
-        "{out}"
+    let out = run.stdout_str();
+    assert_contains(
+        out,
+        &[
+            "megatron dataset (no manifest)",
+            "MMIDIDX v1, int32 (code 4), 4 sequences, 5 doc_idx entries (4 documents)",
+        ],
     );
-    assert!(
-        out.contains(&format!(
+    assert_contains(
+        out,
+        &[&format!(
             "4 sequences, {tokens} tokens, 4 documents (count of eos 100257)"
-        )),
-        "{out}"
+        )],
     );
-    assert!(out.contains("\"<|endoftext|>\""), "{out}");
-    assert!(out.contains("top tokens"), "{out}");
+    assert_contains(out, &["\"<|endoftext|>\"", "top tokens"]);
 
     // PREFIX.bin and PREFIX.idx name the same dataset.
     for ext in ["bin", "idx"] {
         let p = prefix.with_extension(ext);
         let run = inspect(&[p.as_os_str()]).ok();
-        assert!(run.stdout.contains("4 sequences"), "{}", run.stdout);
+        assert_contains(run.stdout_str(), &["4 sequences"]);
     }
 }
 
@@ -314,15 +275,17 @@ fn inspect_show_marks_document_boundaries() {
         "--no-scan".as_ref(),
     ])
     .ok();
-    let out = &run.stdout;
-    assert!(out.contains("native layout"), "{out}");
-    assert!(out.contains("── train sequence 0 (16 tokens) ──"), "{out}");
+    let out = run.stdout_str();
+    assert_contains(
+        out,
+        &["native layout", "── train sequence 0 (16 tokens) ──"],
+    );
     // Each end of document is shown and ends its line.
     assert_eq!(out.matches("<|endoftext|>\n").count(), ends, "{out}");
     assert!(ends >= 2, "{ends}");
-    assert!(
-        out.contains("The quick brown fox jumps over the lazy dog.<|endoftext|>\n"),
-        "{out}"
+    assert_contains(
+        out,
+        &["The quick brown fox jumps over the lazy dog.<|endoftext|>\n"],
     );
     assert!(!out.contains("top tokens"), "{out}");
     // Everything shown is the stream, up to the dropped partial row.
@@ -352,11 +315,7 @@ fn inspect_show_marks_document_boundaries() {
         "valid".as_ref(),
     ])
     .failed();
-    assert!(
-        run.stderr.contains("no split `valid`") && run.stderr.contains("train"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, &["no split `valid`", "train"]);
 }
 
 #[test]
@@ -366,17 +325,20 @@ fn inspect_manifest_summary_and_verify() {
     let docs = encode(&TEXTS);
     write_megatron_output(&dir, &docs);
     let run = inspect(&[dir.as_os_str(), "--verify".as_ref()]).ok();
-    let out = &run.stdout;
-    assert!(out.contains("arcade output, megatron layout"), "{out}");
-    assert!(
-        out.contains("tokenizer  arcade100k (vocab 100,289, padded 100,352; eos 100257"),
-        "{out}"
+    let out = run.stdout_str();
+    assert_contains(
+        out,
+        &[
+            "arcade output, megatron layout",
+            "tokenizer  arcade100k (vocab 100,289, padded 100,352; eos 100257",
+            "split train",
+            "dropped by    empty 1",
+            "webtext",
+            "100.00%",
+            "changed clean:strip_html 2",
+            "verify: OK: 2 files",
+        ],
     );
-    assert!(out.contains("split train"), "{out}");
-    assert!(out.contains("dropped by    empty 1"), "{out}");
-    assert!(out.contains("webtext") && out.contains("100.00%"), "{out}");
-    assert!(out.contains("changed clean:strip_html 2"), "{out}");
-    assert!(out.contains("verify: OK: 2 files"), "{out}");
 
     // One changed byte in the .bin.
     let bin = dir.join("train.bin");
@@ -384,17 +346,11 @@ fn inspect_manifest_summary_and_verify() {
     bytes[8] ^= 1;
     fs::write(&bin, &bytes).unwrap();
     let run = inspect(&[dir.as_os_str(), "--verify".as_ref()]).failed();
-    assert!(
-        run.stdout.contains("verify: FAILED: 1 problem"),
-        "{}",
-        run.stdout
+    assert_contains(
+        run.stdout_str(),
+        &["verify: FAILED: 1 problem", "train.bin: xxh3 is"],
     );
-    assert!(run.stdout.contains("train.bin: xxh3 is"), "{}", run.stdout);
-    assert!(
-        run.stderr.contains("verification of") && run.stderr.contains("failed: 1 problem"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, &["verification of", "failed: 1 problem"]);
 
     // --json still reports, and still fails.
     let run = inspect(&[dir.as_os_str(), "--verify".as_ref(), "--json".as_ref()]).failed();
@@ -404,7 +360,7 @@ fn inspect_manifest_summary_and_verify() {
         .as_str()
         .unwrap()
         .contains("train.bin"));
-    assert!(run.stderr.contains("train.bin: xxh3"), "{}", run.stderr);
+    assert_contains(&run.stderr, &["train.bin: xxh3"]);
 }
 
 #[test]
@@ -421,11 +377,9 @@ fn inspect_verify_native_finds_leftover_shards() {
 
     fs::write(dir.join("shard-00042.bin"), [0u8; 32]).unwrap();
     let run = inspect(&[dir.as_os_str(), "--verify".as_ref()]).failed();
-    assert!(
-        run.stdout
-            .contains("shard-00042.bin: is not listed in the manifest"),
-        "{}",
-        run.stdout
+    assert_contains(
+        run.stdout_str(),
+        &["shard-00042.bin: is not listed in the manifest"],
     );
 }
 
@@ -433,26 +387,14 @@ fn inspect_verify_native_finds_leftover_shards() {
 fn inspect_rejects_what_it_cannot_read() {
     let tmp = tempfile::tempdir().unwrap();
     let run = inspect(&[tmp.path()]).failed();
-    assert!(
-        run.stderr.contains("without manifest.json"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, &["without manifest.json"]);
 
     let (_, prefix) = write_megatron(tmp.path(), "ds", &encode(&TEXTS[..2]));
     let run = inspect(&[tmp.path()]).failed();
-    assert!(
-        run.stderr.contains("holds the megatron dataset") && run.stderr.contains("ds"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, &["holds the megatron dataset", "ds"]);
 
     let run = inspect(&[tmp.path().join("nothing")]).failed();
-    assert!(
-        run.stderr.contains("nothing.idx does not exist"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, &["nothing.idx does not exist"]);
 
     // A truncated index: a clear error naming the file, with or without --verify.
     let idx = prefix.with_extension("idx");
@@ -462,7 +404,7 @@ fn inspect_rejects_what_it_cannot_read() {
         let mut args = vec![prefix.as_os_str()];
         args.extend(extra.map(std::ffi::OsStr::new));
         let run = inspect(&args).failed();
-        assert!(run.stderr.contains("ds.idx: truncated"), "{}", run.stderr);
+        assert_contains(&run.stderr, &["ds.idx: truncated"]);
     }
 }
 
@@ -489,11 +431,7 @@ fn merge_concatenates_and_refuses_to_overwrite() {
         c.with_extension("idx").as_os_str(),
     ])
     .ok();
-    assert!(
-        run.stderr.contains("sequences") && run.stderr.contains("30"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, &["sequences", "30"]);
     for ext in ["bin", "idx"] {
         assert_eq!(
             fs::read(out.with_extension(ext)).unwrap(),
@@ -518,11 +456,7 @@ fn merge_concatenates_and_refuses_to_overwrite() {
         a.as_os_str(),
     ])
     .failed();
-    assert!(
-        run.stderr.contains("merged.bin already exists") && run.stderr.contains("--overwrite"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, &["merged.bin already exists", "--overwrite"]);
     assert_eq!(fs::read(out.with_extension("bin")).unwrap(), before);
     arcade(&[
         "merge".as_ref(),
@@ -543,7 +477,7 @@ fn merge_concatenates_and_refuses_to_overwrite() {
         d.join("missing").as_os_str(),
     ])
     .failed();
-    assert!(run.stderr.contains("missing.idx"), "{}", run.stderr);
+    assert_contains(&run.stderr, &["missing.idx"]);
     let mut w = MegatronWriter::create(d, "small", MegatronDtype::Uint16).unwrap();
     w.add_document(&[1, 2, 3]).unwrap();
     w.finish().unwrap();
@@ -555,11 +489,7 @@ fn merge_concatenates_and_refuses_to_overwrite() {
         d.join("small").as_os_str(),
     ])
     .failed();
-    assert!(
-        run.stderr.contains("small.idx") && run.stderr.contains("different dtypes"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, &["small.idx", "different dtypes"]);
     assert!(!d.join("x.bin").exists());
     let run = arcade(&["merge", "-o", "x"]);
     assert_eq!(run.code, Some(2), "{}", run.stderr);

@@ -2,43 +2,18 @@
 //! compared with what the tokenizer library says the documents encode to.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
 use arcade_pipeline::manifest::{file_xxh3, Manifest};
 use arcade_tokenizer::{Tokenizer, ENDOFTEXT};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+mod common;
+use common::{arcade_env, assert_contains, fixture, jsonl_texts, root, Run};
 
-fn arcade(args: &[&str]) -> Output {
-    arcade_env(args, &[])
-}
-
-fn arcade_env(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_arcade"));
-    cmd.current_dir(root()).args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("arcade runs")
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "arcade failed: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+/// `arcade ARGS...` in the workspace root.
+fn arcade(args: &[&str]) -> Run {
+    common::arcade(args, None)
 }
 
 /// Every file of an output directory (recursively) with its bytes.
@@ -96,19 +71,6 @@ fn u64s(bytes: &[u8]) -> Vec<u64> {
         .collect()
 }
 
-/// The texts of a JSONL file's `text` field, read independently of arcade's readers.
-fn jsonl_texts(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            v["text"].as_str().unwrap().to_string()
-        })
-        .collect()
-}
-
 /// All rows of a split, shard after shard, and the document starts as offsets into that stream.
 fn split_rows(dir: &Path, m: &Manifest, split: &str) -> (Vec<u32>, Vec<u64>) {
     let info = &m.splits[split];
@@ -131,15 +93,14 @@ fn split_rows(dir: &Path, m: &Manifest, split: &str) -> (Vec<u32>, Vec<u64>) {
     (tokens, starts)
 }
 
-const MULTI: &str = "fixtures/multilingual";
-
 #[test]
 fn unshuffled_rows_are_the_documents_in_order() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let inputs = [format!("{MULTI}/de.jsonl"), format!("{MULTI}/ja.jsonl")];
+    let rels = ["multilingual/de.jsonl", "multilingual/ja.jsonl"];
+    let inputs = rels.map(fixture);
     let o = out.to_str().unwrap();
-    ok(&arcade(&[
+    arcade(&[
         "pack",
         "-q",
         "--input",
@@ -152,15 +113,16 @@ fn unshuffled_rows_are_the_documents_in_order() {
         "128",
         "--shard-tokens",
         "10000",
-    ]));
+    ])
+    .ok();
     let m = Manifest::read(&out).unwrap();
 
     let tok = Tokenizer::arcade100k();
     let mut expected = Vec::new();
     let mut expected_starts = Vec::new();
     let mut packed = 0;
-    for input in &inputs {
-        for text in jsonl_texts(&root().join(input)) {
+    for rel in rels {
+        for text in jsonl_texts(rel) {
             if text.trim().is_empty() {
                 continue;
             }
@@ -203,8 +165,8 @@ fn unshuffled_rows_are_the_documents_in_order() {
 fn shuffling_permutes_whole_rows() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-    let input = format!("{MULTI}/fr.jsonl");
-    ok(&arcade(&[
+    let input = fixture("multilingual/fr.jsonl");
+    arcade(&[
         "pack",
         "-q",
         "-i",
@@ -214,8 +176,9 @@ fn shuffling_permutes_whole_rows() {
         "--no-shuffle",
         "--seq-len",
         "64",
-    ]));
-    ok(&arcade(&[
+    ])
+    .ok();
+    arcade(&[
         "pack",
         "-q",
         "-i",
@@ -224,7 +187,8 @@ fn shuffling_permutes_whole_rows() {
         b.to_str().unwrap(),
         "--seq-len",
         "64",
-    ]));
+    ])
+    .ok();
     let (ra, _) = split_rows(&a, &Manifest::read(&a).unwrap(), "train");
     let (rb, _) = split_rows(&b, &Manifest::read(&b).unwrap(), "train");
     assert_ne!(ra, rb, "shuffled output equals input order");
@@ -240,7 +204,7 @@ fn one_and_two_threads_write_identical_bytes() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
     let recipe = "fixtures/recipe.toml";
-    ok(&arcade(&[
+    arcade(&[
         "pack",
         "-q",
         "-r",
@@ -249,8 +213,9 @@ fn one_and_two_threads_write_identical_bytes() {
         a.to_str().unwrap(),
         "--threads",
         "1",
-    ]));
-    ok(&arcade(&[
+    ])
+    .ok();
+    arcade(&[
         "pack",
         "-q",
         "-r",
@@ -259,7 +224,8 @@ fn one_and_two_threads_write_identical_bytes() {
         b.to_str().unwrap(),
         "--threads",
         "2",
-    ]));
+    ])
+    .ok();
     assert!(
         files(&a).keys().any(|k| k.starts_with("valid/")),
         "the recipe's validation split is written"
@@ -271,14 +237,15 @@ fn one_and_two_threads_write_identical_bytes() {
 fn weights_scale_each_source_and_the_numbers_reconcile() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    ok(&arcade(&[
+    arcade(&[
         "pack",
         "-q",
         "-r",
         "fixtures/recipe.toml",
         "-o",
         out.to_str().unwrap(),
-    ]));
+    ])
+    .ok();
     let m = Manifest::read(&out).unwrap();
     assert!(m.totals.reconciles());
     let by_name: BTreeMap<_, _> = m.sources.iter().map(|s| (s.name.as_str(), s)).collect();
@@ -321,19 +288,12 @@ fn resume_after_a_crash_gives_the_same_bytes() {
     let tmp = tempfile::tempdir().unwrap();
     let (whole, resumed) = (tmp.path().join("whole"), tmp.path().join("resumed"));
     let recipe = "fixtures/recipe.toml";
-    ok(&arcade(&[
-        "pack",
-        "-q",
-        "-r",
-        recipe,
-        "-o",
-        whole.to_str().unwrap(),
-    ]));
+    arcade(&["pack", "-q", "-r", recipe, "-o", whole.to_str().unwrap()]).ok();
 
     let r = resumed.to_str().unwrap();
     let crashed = arcade_env(
         // Small batches, so that the abort falls inside a file, not at a file boundary.
-        &[
+        [
             "pack",
             "-q",
             "-r",
@@ -345,10 +305,11 @@ fn resume_after_a_crash_gives_the_same_bytes() {
             "--batch-bytes",
             "20000",
         ],
+        None,
         &[("ARCADE_ABORT_AFTER_CHECKPOINTS", "5")],
     );
     assert!(
-        !crashed.status.success(),
+        !crashed.success(),
         "the test hook should have aborted the run"
     );
     assert!(
@@ -365,14 +326,10 @@ fn resume_after_a_crash_gives_the_same_bytes() {
     );
 
     let refused = arcade(&["pack", "-q", "-r", recipe, "-o", r]);
-    assert!(!refused.status.success());
-    assert!(
-        stderr(&refused).contains("--resume"),
-        "{}",
-        stderr(&refused)
-    );
+    assert!(!refused.success());
+    assert_contains(&refused.stderr, &["--resume"]);
 
-    ok(&arcade(&["pack", "-q", "-r", recipe, "-o", r, "--resume"]));
+    arcade(&["pack", "-q", "-r", recipe, "-o", r, "--resume"]).ok();
     assert_same_output(&whole, &resumed, "resumed after abort");
 }
 
@@ -384,7 +341,7 @@ fn a_killed_run_resumes_cleanly() {
     let common = ["--seq-len", "256", "--input", input];
     let mut args = vec!["pack", "-q", "-o", whole.to_str().unwrap()];
     args.extend(common);
-    ok(&arcade(&args));
+    arcade(&args).ok();
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_arcade"))
         .current_dir(root())
@@ -412,7 +369,7 @@ fn a_killed_run_resumes_cleanly() {
 
     let mut args = vec!["pack", "-q", "-o", killed.to_str().unwrap(), "--resume"];
     args.extend(common);
-    ok(&arcade(&args));
+    arcade(&args).ok();
     assert_same_output(&whole, &killed, "resumed after SIGKILL");
 }
 
@@ -430,7 +387,7 @@ fn bad_records_are_counted_or_stop_the_run_with_strict() {
     ];
     let mut args = vec!["pack", "-q", "-o", o, "--seq-len", "16", "--input"];
     args.extend(bad);
-    ok(&arcade(&args));
+    arcade(&args).ok();
     let m = Manifest::read(&out).unwrap();
     assert!(m.totals.reconciles());
     for kind in [
@@ -461,9 +418,8 @@ fn bad_records_are_counted_or_stop_the_run_with_strict() {
         "--input",
         "fixtures/bad/malformed_json.jsonl",
     ]);
-    assert!(!strict.status.success());
-    let msg = stderr(&strict);
-    assert!(msg.contains("fixtures/bad/malformed_json.jsonl:"), "{msg}");
+    assert!(!strict.success());
+    assert_contains(&strict.stderr, &["fixtures/bad/malformed_json.jsonl:"]);
     assert!(
         !out.join("manifest.json").exists(),
         "a stopped run must not leave a manifest"
@@ -482,12 +438,8 @@ fn missing_inputs_and_bad_recipes_are_clear_errors() {
         "-o",
         o.to_str().unwrap(),
     ]);
-    assert!(!missing.status.success());
-    assert!(
-        stderr(&missing).contains("fixtures/nope"),
-        "{}",
-        stderr(&missing)
-    );
+    assert!(!missing.success());
+    assert_contains(&missing.stderr, &["fixtures/nope"]);
 
     let recipe = tmp.path().join("r.toml");
     std::fs::write(
@@ -496,8 +448,8 @@ fn missing_inputs_and_bad_recipes_are_clear_errors() {
     )
     .unwrap();
     let typo = arcade(&["pack", "-q", "-r", recipe.to_str().unwrap()]);
-    assert!(!typo.status.success());
-    assert!(stderr(&typo).contains("wieght"), "{}", stderr(&typo));
+    assert!(!typo.success());
+    assert_contains(&typo.stderr, &["wieght"]);
 }
 
 /// Runs tests/read_shards.py (numpy only) on an output directory: the independent reader a
@@ -537,9 +489,9 @@ fn numpy_check(out: &Path, expected: &Path) {
 fn numpy_reads_native_and_megatron_output_as_the_tokenizer_encodes() {
     let tmp = tempfile::tempdir().unwrap();
     let inputs = [
-        format!("{MULTI}/de.jsonl"),
-        format!("{MULTI}/ko.jsonl"),
-        "fixtures/code/code_permissive.jsonl".to_string(),
+        fixture("multilingual/de.jsonl"),
+        fixture("multilingual/ko.jsonl"),
+        fixture("code/code_permissive.jsonl"),
     ];
     let expected = tmp.path().join("expected.jsonl");
     // The code fixture keeps its text in `content`, so it gets a run of its own below.
@@ -553,7 +505,7 @@ fn numpy_reads_native_and_megatron_output_as_the_tokenizer_encodes() {
         expected.to_str().unwrap(),
     ];
     args.extend(prose.iter().map(String::as_str));
-    ok(&arcade(&args));
+    arcade(&args).ok();
 
     let native = tmp.path().join("native");
     let mut args = vec![
@@ -567,7 +519,7 @@ fn numpy_reads_native_and_megatron_output_as_the_tokenizer_encodes() {
         "--input",
     ];
     args.extend(prose.iter().map(String::as_str));
-    ok(&arcade(&args));
+    arcade(&args).ok();
     numpy_check(&native, &expected);
 
     let megatron = tmp.path().join("megatron");
@@ -581,11 +533,11 @@ fn numpy_reads_native_and_megatron_output_as_the_tokenizer_encodes() {
         "--input",
     ];
     args.extend(prose.iter().map(String::as_str));
-    ok(&arcade(&args));
+    arcade(&args).ok();
     numpy_check(&megatron, &expected);
 
     let code_expected = tmp.path().join("code.jsonl");
-    ok(&arcade(&[
+    arcade(&[
         "tokenize",
         "--quiet",
         "--format",
@@ -595,9 +547,10 @@ fn numpy_reads_native_and_megatron_output_as_the_tokenizer_encodes() {
         "-o",
         code_expected.to_str().unwrap(),
         &inputs[2],
-    ]));
+    ])
+    .ok();
     let code = tmp.path().join("code");
-    ok(&arcade(&[
+    arcade(&[
         "pack",
         "-q",
         "--format",
@@ -608,7 +561,8 @@ fn numpy_reads_native_and_megatron_output_as_the_tokenizer_encodes() {
         code.to_str().unwrap(),
         "--input",
         &inputs[2],
-    ]));
+    ])
+    .ok();
     numpy_check(&code, &code_expected);
 }
 
@@ -617,7 +571,7 @@ fn megatron_output_resumes_to_the_same_bytes() {
     let tmp = tempfile::tempdir().unwrap();
     let (whole, resumed) = (tmp.path().join("whole"), tmp.path().join("resumed"));
     let recipe = "fixtures/recipe.toml";
-    ok(&arcade(&[
+    arcade(&[
         "pack",
         "-q",
         "-r",
@@ -626,10 +580,11 @@ fn megatron_output_resumes_to_the_same_bytes() {
         "megatron",
         "-o",
         whole.to_str().unwrap(),
-    ]));
+    ])
+    .ok();
     let r = resumed.to_str().unwrap();
     let crashed = arcade_env(
-        &[
+        [
             "pack",
             "-q",
             "-r",
@@ -643,13 +598,15 @@ fn megatron_output_resumes_to_the_same_bytes() {
             "--batch-bytes",
             "20000",
         ],
+        None,
         &[("ARCADE_ABORT_AFTER_CHECKPOINTS", "6")],
     );
-    assert!(!crashed.status.success());
+    assert!(!crashed.success());
     assert!(!resumed.join("manifest.json").exists());
-    ok(&arcade(&[
+    arcade(&[
         "pack", "-q", "-r", recipe, "--format", "megatron", "-o", r, "--resume",
-    ]));
+    ])
+    .ok();
     assert_same_output(&whole, &resumed, "megatron resumed after abort");
     let m = Manifest::read(&whole).unwrap();
     assert_eq!(m.dtype, "<i4");

@@ -3,113 +3,17 @@
 //! library. The library is tested against tiktoken elsewhere; these tests check the plumbing:
 //! every document's ids equal the library's, in input order, in exactly the promised format.
 
-use std::ffi::OsStr;
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use arcade_tokenizer::{AllowedSpecial, Tokenizer, ENDOFTEXT};
 
+mod common;
+use common::{
+    arcade, assert_contains, fixture, fixture_bytes, jsonl_field, jsonl_texts, root, Run,
+};
+
 // ---------------------------------------------------------------------------------------------
 // helpers
-
-/// The workspace root: tests run there so fixture paths appear in messages as `fixtures/...`.
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// A fixture path relative to the workspace root, checked to exist.
-fn fixture(rel: &str) -> String {
-    let path = root().join("fixtures").join(rel);
-    assert!(path.is_file(), "fixture {} is missing", path.display());
-    format!("fixtures/{rel}")
-}
-
-struct Run {
-    code: Option<i32>,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-impl Run {
-    fn ok(self) -> Run {
-        assert_eq!(self.code, Some(0), "arcade failed:\n{}", self.stderr);
-        self
-    }
-
-    fn failed(self) -> Run {
-        assert_eq!(
-            self.code,
-            Some(1),
-            "expected exit 1, stderr:\n{}",
-            self.stderr
-        );
-        self
-    }
-
-    fn stdout_str(&self) -> &str {
-        std::str::from_utf8(&self.stdout).expect("stdout is UTF-8")
-    }
-
-    /// The value of a summary row (`  tokens   1,234` → `1234`), thousands separators removed.
-    fn summary(&self, label: &str) -> String {
-        summary_value(&self.stderr, label)
-    }
-}
-
-fn summary_value(stderr: &str, label: &str) -> String {
-    for line in stderr.lines() {
-        let trimmed = line.trim_start();
-        if let Some(rest) = trimmed.strip_prefix(label) {
-            if rest.starts_with("  ") {
-                return rest.trim().replace(',', "");
-            }
-        }
-    }
-    panic!("no summary row `{label}` in:\n{stderr}");
-}
-
-fn arcade<I, S>(args: I, stdin: Option<&[u8]>) -> Run
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
-    let mut child = Command::new(env!("CARGO_BIN_EXE_arcade"))
-        .args(args)
-        .current_dir(root())
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run arcade");
-    let writer = stdin.map(|input| {
-        let mut pipe = child.stdin.take().unwrap();
-        let input = input.to_vec();
-        std::thread::spawn(move || {
-            let _ = pipe.write_all(&input);
-        })
-    });
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = child.wait_with_output().expect("wait for arcade");
-    if let Some(writer) = writer {
-        writer.join().unwrap();
-    }
-    Run {
-        code: status.code(),
-        stdout,
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    }
-}
 
 fn tokenize(args: &[&str]) -> Run {
     arcade(
@@ -123,43 +27,6 @@ fn tokenize_stdin(args: &[&str], input: &[u8]) -> Run {
         std::iter::once("tokenize").chain(args.iter().copied()),
         Some(input),
     )
-}
-
-/// A fixture's bytes, decompressed by its extension (gzip, zstd).
-fn fixture_bytes(rel: &str) -> Vec<u8> {
-    let raw = std::fs::read(root().join(fixture(rel))).unwrap();
-    if rel.ends_with(".gz") {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .unwrap();
-        out
-    } else if rel.ends_with(".zst") {
-        zstd::decode_all(&raw[..]).unwrap()
-    } else {
-        raw
-    }
-}
-
-/// The `field` strings of a JSONL fixture, parsed independently of the CLI's reader.
-fn jsonl_field(rel: &str, field: &str) -> Vec<String> {
-    let bytes = fixture_bytes(rel);
-    std::str::from_utf8(&bytes)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            v[field]
-                .as_str()
-                .unwrap_or_else(|| panic!("{rel}: no string {field}"))
-                .to_string()
-        })
-        .collect()
-}
-
-fn jsonl_texts(rel: &str) -> Vec<String> {
-    jsonl_field(rel, "text")
 }
 
 /// The `content` column of a Parquet fixture, read with arrow.
@@ -636,19 +503,11 @@ fn mixed_inputs_in_one_run_keep_their_order() {
     let run = tokenize(&[&a, &b, &c, "--lines", "--field", "content", "-f", "count"]);
     // zh.jsonl has `text`, not `content`: a clear error rather than silence.
     let run = run.failed();
-    assert!(
-        run.stderr.contains("fixtures/multilingual/zh.jsonl:1"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, &["fixtures/multilingual/zh.jsonl:1"]);
 
     let run = tokenize(&[&b, &c, &a, "--lines", "--field", "content", "-f", "count"]);
     let run = run.failed();
-    assert!(
-        run.stderr.contains("zh.jsonl:1: missing field `content`"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, &["zh.jsonl:1: missing field `content`"]);
     // Everything before the bad record was written, in order.
     let counts: Vec<usize> = run
         .stdout_str()
@@ -755,9 +614,7 @@ fn special_token_strings_are_plain_text_by_default() {
 fn a_special_token_outside_the_list_is_a_bad_record() {
     let input = b"{\"text\": \"fine <|endoftext|>\"}\n{\"text\": \"x <|im_start|> y\"}\n{\"text\": \"z\"}\n";
     let run = tokenize_stdin(&["--specials", "<|endoftext|>"], input).failed();
-    assert!(run.stderr.contains("<stdin>:2"), "{}", run.stderr);
-    assert!(run.stderr.contains("<|im_start|>"), "{}", run.stderr);
-    assert!(run.stderr.contains("--skip-bad"), "{}", run.stderr);
+    assert_contains(&run.stderr, &["<stdin>:2", "<|im_start|>", "--skip-bad"]);
 
     let run = tokenize_stdin(&["--specials", "<|endoftext|>", "--skip-bad"], input).ok();
     let tok = tok();
@@ -773,11 +630,7 @@ fn a_special_token_outside_the_list_is_a_bad_record() {
     assert_eq!(run.summary("disallowed_special"), "1");
 
     let run = tokenize_stdin(&["--specials", "<|nope|>"], input).failed();
-    assert!(
-        run.stderr.contains("<|nope|>") && run.stderr.contains("<|im_end|>"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, &["<|nope|>", "<|im_end|>"]);
 }
 
 #[test]
@@ -833,15 +686,9 @@ fn cl100k_base_and_a_custom_ranks_file() {
 #[test]
 fn unknown_encoding_is_an_error() {
     let run = tokenize_stdin(&["--encoding", "gpt5"], b"{\"text\":\"x\"}\n").failed();
-    assert!(
-        run.stderr.contains("unknown encoding `gpt5`"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("arcade100k, cl100k_base"),
-        "{}",
-        run.stderr
+    assert_contains(
+        &run.stderr,
+        &["unknown encoding `gpt5`", "arcade100k, cl100k_base"],
     );
     assert!(run.stdout.is_empty());
 }
@@ -860,7 +707,7 @@ fn eos_needs_an_endoftext_token() {
         b"{\"text\":\"x\"}\n",
     )
     .failed();
-    assert!(run.stderr.contains("<|endoftext|>"), "{}", run.stderr);
+    assert_contains(&run.stderr, &["<|endoftext|>"]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -989,11 +836,9 @@ fn skip_bad_skips_and_counts_by_reason() {
         })
         .collect();
     assert_docs_eq(&parse_ids(&run.stdout), &encode_all(&good));
-    assert!(
-        run.stderr
-            .contains("warning: skipped fixtures/bad/malformed_json.jsonl:2"),
-        "{}",
-        run.stderr
+    assert_contains(
+        &run.stderr,
+        &["warning: skipped fixtures/bad/malformed_json.jsonl:2"],
     );
 
     // Many kinds at once.
@@ -1056,14 +901,12 @@ fn lossy_replaces_invalid_utf8() {
 #[test]
 fn a_missing_file_is_an_error_naming_it() {
     let run = tokenize(&["fixtures/does/not/exist.jsonl"]).failed();
-    assert!(
-        run.stderr.contains("fixtures/does/not/exist.jsonl"),
-        "{}",
-        run.stderr
+    assert_contains(
+        &run.stderr,
+        &["fixtures/does/not/exist.jsonl", "no such file"],
     );
-    assert!(run.stderr.contains("no such file"), "{}", run.stderr);
     let run = tokenize(&["fixtures/multilingual/*.nope"]).failed();
-    assert!(run.stderr.contains("matched no files"), "{}", run.stderr);
+    assert_contains(&run.stderr, &["matched no files"]);
     // Even after good inputs: nothing is processed when one input is missing.
     let good = fixture("multilingual/en.jsonl");
     let run = tokenize(&[good.as_str(), "missing.jsonl"]).failed();
@@ -1087,8 +930,7 @@ fn a_failed_run_leaves_no_output_file() {
 #[test]
 fn plain_text_on_stdin_gets_a_hint() {
     let run = tokenize_stdin(&[], b"just some text\n").failed();
-    assert!(run.stderr.contains("<stdin>:1"), "{}", run.stderr);
-    assert!(run.stderr.contains("--input-format text"), "{}", run.stderr);
+    assert_contains(&run.stderr, &["<stdin>:1", "--input-format text"]);
 }
 
 #[test]

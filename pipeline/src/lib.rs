@@ -4,6 +4,7 @@
 //! zstd compressed), one record at a time, with a precise location for every error.
 
 pub mod batch;
+mod durable;
 pub mod manifest;
 pub mod megatron;
 pub mod pack;

@@ -35,8 +35,8 @@ use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use xxhash_rust::xxh3::Xxh3;
 
+use crate::durable::{self, io_err, DurableFile, FileError};
 use crate::manifest::{FileInfo, ShardInfo};
 
 /// The first 9 bytes of every `.idx` file.
@@ -157,11 +157,13 @@ pub enum MegatronError {
 
 pub type Result<T, E = MegatronError> = std::result::Result<T, E>;
 
-fn io_err<'p>(action: &'static str, path: &'p Path) -> impl Fn(io::Error) -> MegatronError + 'p {
-    move |error| MegatronError::Io {
-        action,
-        path: path.to_path_buf(),
-        error,
+impl From<FileError> for MegatronError {
+    fn from(e: FileError) -> MegatronError {
+        MegatronError::Io {
+            action: e.action,
+            path: e.path,
+            error: e.error,
+        }
     }
 }
 
@@ -204,40 +206,6 @@ pub fn prefix_of(path: &Path) -> PathBuf {
     path.to_path_buf()
 }
 
-/// A writer that hashes and counts what passes through it.
-struct HashingWriter<W: Write> {
-    inner: W,
-    hasher: Xxh3,
-    bytes: u64,
-}
-
-impl<W: Write> HashingWriter<W> {
-    fn new(inner: W) -> Self {
-        HashingWriter {
-            inner,
-            hasher: Xxh3::new(),
-            bytes: 0,
-        }
-    }
-
-    fn digest(&self) -> String {
-        format!("{:016x}", self.hasher.digest())
-    }
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// Where a [`MegatronWriter`] was when [`MegatronWriter::state`] was called: everything up to
 /// these lengths is on disk (flushed and synced). Store it in a checkpoint and hand it to
 /// [`MegatronWriter::resume`].
@@ -256,10 +224,9 @@ pub struct MegatronState {
 
 /// Writes one `PREFIX.bin` + `PREFIX.idx` dataset, one sequence per document.
 pub struct MegatronWriter {
-    dir: PathBuf,
-    prefix: String,
+    paths: Paths,
     dtype: MegatronDtype,
-    bin: HashingWriter<BufWriter<File>>,
+    bin: DurableFile,
     sizes: BufWriter<File>,
     documents: u64,
     tokens: u64,
@@ -274,7 +241,7 @@ impl MegatronWriter {
         check_prefix(dir, prefix)?;
         fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
         let paths = Paths::new(dir, prefix);
-        let bin = File::create(&paths.bin_tmp).map_err(io_err("create", &paths.bin_tmp))?;
+        let bin = DurableFile::create(&paths.bin)?;
         // Read back by `finish`.
         let sizes = OpenOptions::new()
             .read(true)
@@ -284,10 +251,9 @@ impl MegatronWriter {
             .open(&paths.sizes_tmp)
             .map_err(io_err("create", &paths.sizes_tmp))?;
         Ok(MegatronWriter {
-            dir: dir.to_path_buf(),
-            prefix: prefix.to_string(),
+            paths,
             dtype,
-            bin: HashingWriter::new(BufWriter::with_capacity(1 << 20, bin)),
+            bin,
             sizes: BufWriter::with_capacity(1 << 16, sizes),
             documents: 0,
             tokens: 0,
@@ -319,7 +285,7 @@ impl MegatronWriter {
                 ),
             ));
         }
-        let mut bin = open_for_resume(&paths.bin_tmp, state.bin_bytes)?;
+        let bin = open_for_resume(&paths.bin_tmp, state.bin_bytes)?;
         let mut sizes = open_for_resume(&paths.sizes_tmp, state.sizes_bytes)?;
 
         // The sizes must add up to the tokens, or the two files are not from the same run.
@@ -341,42 +307,20 @@ impl MegatronWriter {
             ));
         }
 
-        // Re-hash what stays of the .bin so the final checksum covers the whole file.
-        let mut hasher = Xxh3::new();
-        let mut reader = BufReader::new(&mut bin).take(state.bin_bytes);
-        let mut chunk = vec![0u8; 1 << 20];
-        loop {
-            let n = reader
-                .read(&mut chunk)
-                .map_err(io_err("read", &paths.bin_tmp))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&chunk[..n]);
-        }
-        drop(reader);
-
-        // Only now that the files match the state: drop whatever was written after it.
-        bin.set_len(state.bin_bytes)
-            .map_err(io_err("truncate", &paths.bin_tmp))?;
+        // Only now that the files match the state: drop whatever was written after it (the .bin
+        // re-hashes what it keeps, so its final checksum covers the whole file).
+        let bin = DurableFile::resume(&paths.bin, bin, state.bin_bytes)?;
         sizes
             .set_len(state.sizes_bytes)
             .map_err(io_err("truncate", &paths.sizes_tmp))?;
-        bin.seek(SeekFrom::End(0))
-            .map_err(io_err("seek", &paths.bin_tmp))?;
         sizes
             .seek(SeekFrom::End(0))
             .map_err(io_err("seek", &paths.sizes_tmp))?;
 
         Ok(MegatronWriter {
-            dir: dir.to_path_buf(),
-            prefix: prefix.to_string(),
+            paths,
             dtype: state.dtype,
-            bin: HashingWriter {
-                inner: BufWriter::with_capacity(1 << 20, bin),
-                hasher,
-                bytes: state.bin_bytes,
-            },
+            bin,
             sizes: BufWriter::with_capacity(1 << 16, sizes),
             documents: state.documents,
             tokens: state.tokens,
@@ -400,7 +344,7 @@ impl MegatronWriter {
 
     /// Appends one document as one sequence. The caller includes the EOD token.
     pub fn add_document(&mut self, tokens: &[u32]) -> Result<()> {
-        let paths = Paths::new(&self.dir, &self.prefix);
+        let paths = &self.paths;
         let size = i32::try_from(tokens.len()).map_err(|_| {
             invalid(
                 &paths.bin_tmp,
@@ -450,13 +394,8 @@ impl MegatronWriter {
 
     /// Flushes and syncs both temporary files and returns their lengths, for a checkpoint.
     pub fn state(&mut self) -> Result<MegatronState> {
-        let paths = Paths::new(&self.dir, &self.prefix);
-        self.bin.flush().map_err(io_err("write", &paths.bin_tmp))?;
-        self.bin
-            .inner
-            .get_ref()
-            .sync_data()
-            .map_err(io_err("sync", &paths.bin_tmp))?;
+        let paths = &self.paths;
+        self.bin.sync()?;
         self.sizes
             .flush()
             .map_err(io_err("write", &paths.sizes_tmp))?;
@@ -468,7 +407,7 @@ impl MegatronWriter {
             dtype: self.dtype,
             documents: self.documents,
             tokens: self.tokens,
-            bin_bytes: self.bin.bytes,
+            bin_bytes: self.bin.bytes(),
             sizes_bytes: self.documents * 4,
         })
     }
@@ -476,33 +415,23 @@ impl MegatronWriter {
     /// Writes `PREFIX.idx`, renames both files into place and removes `PREFIX.sizes.tmp`.
     /// Returns the `.bin` (with the `.idx` as its companion) and the `.idx`.
     pub fn finish(self) -> Result<(ShardInfo, FileInfo)> {
-        let paths = Paths::new(&self.dir, &self.prefix);
         let MegatronWriter {
+            paths,
             dtype,
-            mut bin,
+            bin,
             sizes,
             documents,
             tokens,
             ..
         } = self;
-        bin.flush().map_err(io_err("write", &paths.bin_tmp))?;
-        let bin_bytes = bin.bytes;
-        let bin_xxh3 = bin.digest();
-        let bin_file = bin
-            .inner
-            .into_inner()
-            .map_err(|e| io_err("write", &paths.bin_tmp)(e.into_error()))?;
-        bin_file
-            .sync_all()
-            .map_err(io_err("sync", &paths.bin_tmp))?;
-        drop(bin_file);
+        let bin_bytes = bin.bytes();
+        let bin = bin.close()?;
 
         let mut sizes = sizes
             .into_inner()
             .map_err(|e| io_err("write", &paths.sizes_tmp)(e.into_error()))?;
 
-        let idx_file = File::create(&paths.idx_tmp).map_err(io_err("create", &paths.idx_tmp))?;
-        let mut idx = HashingWriter::new(BufWriter::with_capacity(1 << 20, idx_file));
+        let mut idx = DurableFile::create(&paths.idx)?;
         let werr = io_err("write", &paths.idx_tmp);
         write_header(&mut idx, dtype, documents, documents + 1).map_err(&werr)?;
         // sizes: the temporary file holds them exactly as the index does.
@@ -561,38 +490,34 @@ impl MegatronWriter {
             idx.write_all(&chunk).map_err(&werr)?;
             next = end;
         }
-        idx.flush().map_err(&werr)?;
-        let idx_bytes = idx.bytes;
-        let idx_xxh3 = idx.digest();
-        let idx_file = idx.inner.into_inner().map_err(|e| werr(e.into_error()))?;
-        idx_file
-            .sync_all()
-            .map_err(io_err("sync", &paths.idx_tmp))?;
-        drop(idx_file);
+        let idx = idx.close()?;
         drop(sizes);
 
-        fs::rename(&paths.bin_tmp, &paths.bin)
-            .map_err(io_err("rename into place", &paths.bin_tmp))?;
-        fs::rename(&paths.idx_tmp, &paths.idx)
-            .map_err(io_err("rename into place", &paths.idx_tmp))?;
+        let bin = bin.rename()?;
+        let idx = idx.rename()?;
         fs::remove_file(&paths.sizes_tmp).map_err(io_err("remove", &paths.sizes_tmp))?;
-        sync_dir(&paths.dir);
-
-        let idx_info = FileInfo {
-            file: file_name(&paths.idx),
-            bytes: idx_bytes,
-            xxh3: idx_xxh3,
-        };
-        let bin_info = ShardInfo {
-            file: file_name(&paths.bin),
-            sequences: documents,
-            tokens,
-            bytes: bin_bytes,
-            xxh3: bin_xxh3,
-            companion: Some(idx_info.clone()),
-        };
-        Ok((bin_info, idx_info))
+        durable::sync_dir(&paths.dir);
+        Ok(dataset_info(bin, idx, documents, tokens))
     }
+}
+
+/// A finished dataset as the manifest lists it: the `.bin` with the `.idx` as its companion,
+/// and the `.idx`.
+fn dataset_info(
+    bin: FileInfo,
+    idx: FileInfo,
+    sequences: u64,
+    tokens: u64,
+) -> (ShardInfo, FileInfo) {
+    let bin = ShardInfo {
+        file: bin.file,
+        sequences,
+        tokens,
+        bytes: bin.bytes,
+        xxh3: bin.xxh3,
+        companion: Some(idx.clone()),
+    };
+    (bin, idx)
 }
 
 /// The files of a dataset being written.
@@ -607,15 +532,7 @@ struct Paths {
 
 impl Paths {
     fn new(dir: &Path, prefix: &str) -> Paths {
-        let p = dir.join(prefix);
-        Paths {
-            dir: dir.to_path_buf(),
-            bin: with_suffix(&p, ".bin"),
-            idx: with_suffix(&p, ".idx"),
-            bin_tmp: with_suffix(&p, ".bin.tmp"),
-            idx_tmp: with_suffix(&p, ".idx.tmp"),
-            sizes_tmp: with_suffix(&p, ".sizes.tmp"),
-        }
+        Paths::with_dir(dir.to_path_buf(), &dir.join(prefix))
     }
 
     /// For an output given as a full prefix path.
@@ -624,12 +541,17 @@ impl Paths {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
+        Paths::with_dir(dir, prefix)
+    }
+
+    fn with_dir(dir: PathBuf, prefix: &Path) -> Paths {
+        let (bin, idx) = (bin_path(prefix), idx_path(prefix));
         Paths {
             dir,
-            bin: with_suffix(prefix, ".bin"),
-            idx: with_suffix(prefix, ".idx"),
-            bin_tmp: with_suffix(prefix, ".bin.tmp"),
-            idx_tmp: with_suffix(prefix, ".idx.tmp"),
+            bin_tmp: durable::tmp_path(&bin),
+            idx_tmp: durable::tmp_path(&idx),
+            bin,
+            idx,
             sizes_tmp: with_suffix(prefix, ".sizes.tmp"),
         }
     }
@@ -643,19 +565,6 @@ fn check_prefix(dir: &Path, prefix: &str) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-/// Best effort: make the renames durable.
-fn sync_dir(dir: &Path) {
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
 }
 
 fn open_for_resume(path: &Path, len: u64) -> Result<File> {
@@ -708,7 +617,7 @@ fn for_each_i32(
                     format!("ends before its {count} sizes (after about {done})"),
                 )
             } else {
-                io_err("read", path)(e)
+                io_err("read", path)(e).into()
             }
         })?;
         for (k, b) in buf[..items * 4].chunks_exact(4).enumerate() {
@@ -744,7 +653,34 @@ impl Mapped {
             Mapped::Map(m) => m,
         }
     }
+
+    /// The bytes as `T`s, in the host's byte order (readers check for a little-endian host).
+    /// Panics unless they are a whole number of aligned `T`s: maps are page-aligned, and
+    /// callers check the length when they open the file. `path` is for the message.
+    pub(crate) fn as_slice<T: Plain>(&self, path: &Path) -> &[T] {
+        // SAFETY: `T: Plain`, so any bits are a valid `T`; `align_to` leaves the bytes that do
+        // not make a whole aligned `T` in `head` and `tail`, which must be empty.
+        let (head, body, tail) = unsafe { self.bytes().align_to::<T>() };
+        assert!(
+            head.is_empty() && tail.is_empty(),
+            "misaligned map of {}",
+            path.display()
+        );
+        body
+    }
 }
+
+/// An integer type of a mapped file.
+///
+/// # Safety
+/// Every bit pattern of `size_of::<Self>()` bytes must be a valid value.
+pub(crate) unsafe trait Plain: Copy {}
+
+// SAFETY: primitive integers have no invalid bit patterns.
+unsafe impl Plain for u16 {}
+unsafe impl Plain for i32 {}
+unsafe impl Plain for u32 {}
+unsafe impl Plain for u64 {}
 
 /// The tokens of one sequence (or a run of them), borrowed from the memory-mapped `.bin`.
 #[derive(Debug, Clone, Copy)]
@@ -1095,28 +1031,9 @@ impl MegatronIndex {
 
     /// Every token of the `.bin`, sequence after sequence.
     pub fn all_tokens(&self) -> Sequence<'_> {
-        let bytes = self.bin.bytes();
-        // SAFETY: every bit pattern is a valid u16 / i32; `align_to` puts any misaligned bytes in
-        // the prefix, which is empty because maps are page-aligned (checked below).
         match self.header.dtype {
-            MegatronDtype::Uint16 => {
-                let (head, body, tail) = unsafe { bytes.align_to::<u16>() };
-                assert!(
-                    head.is_empty() && tail.is_empty(),
-                    "misaligned map of {}",
-                    self.bin_path.display()
-                );
-                Sequence::Uint16(body)
-            }
-            MegatronDtype::Int32 => {
-                let (head, body, tail) = unsafe { bytes.align_to::<i32>() };
-                assert!(
-                    head.is_empty() && tail.is_empty(),
-                    "misaligned map of {}",
-                    self.bin_path.display()
-                );
-                Sequence::Int32(body)
-            }
+            MegatronDtype::Uint16 => Sequence::Uint16(self.bin.as_slice(&self.bin_path)),
+            MegatronDtype::Int32 => Sequence::Int32(self.bin.as_slice(&self.bin_path)),
         }
     }
 }
@@ -1254,28 +1171,17 @@ pub fn merge<P: AsRef<Path>>(
     let tokens: u64 = indexes.iter().map(|i| i.num_tokens()).sum();
 
     // .bin: the inputs' bytes back to back.
-    let bin_file = File::create(&paths.bin_tmp).map_err(io_err("create", &paths.bin_tmp))?;
-    let mut bin = HashingWriter::new(BufWriter::with_capacity(1 << 20, bin_file));
+    let mut bin = DurableFile::create(&paths.bin)?;
     for index in &indexes {
         for chunk in index.bin.bytes().chunks(8 << 20) {
             bin.write_all(chunk)
                 .map_err(io_err("write", &paths.bin_tmp))?;
         }
     }
-    bin.flush().map_err(io_err("write", &paths.bin_tmp))?;
-    let (bin_bytes, bin_xxh3) = (bin.bytes, bin.digest());
-    let bin_file = bin
-        .inner
-        .into_inner()
-        .map_err(|e| io_err("write", &paths.bin_tmp)(e.into_error()))?;
-    bin_file
-        .sync_all()
-        .map_err(io_err("sync", &paths.bin_tmp))?;
-    drop(bin_file);
+    let bin = bin.close()?;
 
     // .idx
-    let idx_file = File::create(&paths.idx_tmp).map_err(io_err("create", &paths.idx_tmp))?;
-    let mut idx = HashingWriter::new(BufWriter::with_capacity(1 << 20, idx_file));
+    let mut idx = DurableFile::create(&paths.idx)?;
     let werr = io_err("write", &paths.idx_tmp);
     write_header(&mut idx, dtype, sequences, doc_idx_entries).map_err(&werr)?;
     for index in &indexes {
@@ -1312,33 +1218,11 @@ pub fn merge<P: AsRef<Path>>(
         idx.write_all(&chunk).map_err(&werr)?;
         offset += index.len() as i64;
     }
-    idx.flush().map_err(&werr)?;
-    let (idx_bytes, idx_xxh3) = (idx.bytes, idx.digest());
-    let idx_file = idx.inner.into_inner().map_err(|e| werr(e.into_error()))?;
-    idx_file
-        .sync_all()
-        .map_err(io_err("sync", &paths.idx_tmp))?;
-    drop(idx_file);
+    let idx = idx.close()?;
     drop(indexes);
 
-    fs::rename(&paths.bin_tmp, &paths.bin).map_err(io_err("rename into place", &paths.bin_tmp))?;
-    fs::rename(&paths.idx_tmp, &paths.idx).map_err(io_err("rename into place", &paths.idx_tmp))?;
-    sync_dir(&paths.dir);
-
-    let idx_info = FileInfo {
-        file: file_name(&paths.idx),
-        bytes: idx_bytes,
-        xxh3: idx_xxh3,
-    };
-    Ok((
-        ShardInfo {
-            file: file_name(&paths.bin),
-            sequences,
-            tokens,
-            bytes: bin_bytes,
-            xxh3: bin_xxh3,
-            companion: Some(idx_info.clone()),
-        },
-        idx_info,
-    ))
+    let bin = bin.rename()?;
+    let idx = idx.rename()?;
+    durable::sync_dir(&paths.dir);
+    Ok(dataset_info(bin, idx, sequences, tokens))
 }

@@ -48,6 +48,21 @@ fn invalid(path: &Path, message: impl Into<String>) -> ShardError {
     }
 }
 
+/// Maps a file of little-endian integers (which needs a little-endian host).
+fn map_le(path: &Path) -> Result<Mapped> {
+    if cfg!(target_endian = "big") {
+        return Err(invalid(
+            path,
+            "memory-mapped reading needs a little-endian host",
+        ));
+    }
+    Mapped::open(path).map_err(|error| ShardError::Io {
+        action: "open",
+        path: path.to_path_buf(),
+        error,
+    })
+}
+
 /// `shard-00003.bin` -> `shard-00003.starts.bin`.
 pub fn starts_path(shard: &Path) -> PathBuf {
     let name = shard
@@ -159,20 +174,10 @@ impl NativeShard {
     /// Maps a shard; its length must be a whole number of rows.
     pub fn open(path: impl AsRef<Path>, seq_len: usize) -> Result<NativeShard> {
         let path = path.as_ref().to_path_buf();
-        if cfg!(target_endian = "big") {
-            return Err(invalid(
-                &path,
-                "memory-mapped reading needs a little-endian host",
-            ));
-        }
         if seq_len == 0 {
             return Err(invalid(&path, "seq_len is 0"));
         }
-        let map = Mapped::open(&path).map_err(|error| ShardError::Io {
-            action: "open",
-            path: path.clone(),
-            error,
-        })?;
+        let map = map_le(&path)?;
         let len = map.bytes().len();
         let row_bytes = seq_len * 4;
         if len % row_bytes != 0 {
@@ -197,15 +202,8 @@ impl NativeShard {
 
     /// Every token, row after row.
     pub fn tokens(&self) -> &[u32] {
-        // SAFETY: any bit pattern is a valid u32; maps are page-aligned, so `align_to` leaves no
-        // prefix, and the length is a multiple of 4 (checked in `open`), so no suffix.
-        let (head, body, tail) = unsafe { self.map.bytes().align_to::<u32>() };
-        assert!(
-            head.is_empty() && tail.is_empty(),
-            "misaligned map of {}",
-            self.path.display()
-        );
-        body
+        // Whole rows of u32s: checked in `open`.
+        self.map.as_slice(&self.path)
     }
 
     pub fn num_rows(&self) -> usize {
@@ -240,17 +238,7 @@ impl std::fmt::Debug for DocStarts {
 impl DocStarts {
     pub fn open(path: impl AsRef<Path>) -> Result<DocStarts> {
         let path = path.as_ref().to_path_buf();
-        if cfg!(target_endian = "big") {
-            return Err(invalid(
-                &path,
-                "memory-mapped reading needs a little-endian host",
-            ));
-        }
-        let map = Mapped::open(&path).map_err(|error| ShardError::Io {
-            action: "open",
-            path: path.clone(),
-            error,
-        })?;
+        let map = map_le(&path)?;
         let len = map.bytes().len();
         if len % 8 != 0 {
             return Err(invalid(
@@ -267,14 +255,8 @@ impl DocStarts {
 
     /// Token offsets within the shard at which a document starts.
     pub fn as_slice(&self) -> &[u64] {
-        // SAFETY: as in `NativeShard::tokens`; the length is a multiple of 8.
-        let (head, body, tail) = unsafe { self.map.bytes().align_to::<u64>() };
-        assert!(
-            head.is_empty() && tail.is_empty(),
-            "misaligned map of {}",
-            self.path.display()
-        );
-        body
+        // Whole u64s: checked in `open`.
+        self.map.as_slice(&self.path)
     }
 
     pub fn len(&self) -> usize {

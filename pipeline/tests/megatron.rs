@@ -2,26 +2,21 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use arcade_pipeline::manifest::file_xxh3;
 use arcade_pipeline::megatron::{
     self, merge, MegatronDtype, MegatronIndex, MegatronState, MegatronWriter,
 };
 
+mod common;
+use common::{lcg, python_with_numpy, read_shards_py, write_expected};
+
 const EOD: u32 = 100_257;
 
 /// Deterministic documents of varied lengths (1..=40 tokens, the last one EOD).
 fn documents(count: usize, seed: u64, max_id: u32) -> Vec<Vec<u32>> {
-    let mut state = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    let mut next = move || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (state >> 33) as u32
-    };
+    let mut next = lcg(seed);
+    next(); // the stream starts from the seed stepped once
     (0..count)
         .map(|_| {
             let len = 1 + next() as usize % 40;
@@ -554,59 +549,6 @@ fn prefix_helpers() {
 
 // ------------------------------------------------------------------ tests/read_shards.py
 
-/// A python3 with numpy (ARCADE_PYTHON, python3 or /usr/bin/python3), as tests/pack.rs
-/// expects: missing numpy fails the test unless ARCADE_SKIP_PYTHON is set.
-fn python_with_numpy() -> Option<String> {
-    if std::env::var_os("ARCADE_SKIP_PYTHON").is_some() {
-        eprintln!("ARCADE_SKIP_PYTHON is set: tests/read_shards.py not exercised");
-        return None;
-    }
-    let candidates = std::env::var("ARCADE_PYTHON")
-        .ok()
-        .into_iter()
-        .chain(["python3".to_string(), "/usr/bin/python3".to_string()]);
-    for python in candidates {
-        let ok = Command::new(&python)
-            .args(["-c", "import numpy"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if ok {
-            return Some(python);
-        }
-    }
-    panic!("python3 with numpy is needed (tests/run.sh installs it); ARCADE_SKIP_PYTHON=1 skips");
-}
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/read_shards.py")
-}
-
-fn write_expected(path: &Path, docs: &[Vec<u32>]) {
-    let mut text = String::new();
-    for d in docs {
-        text.push_str(&serde_json::json!({ "ids": d }).to_string());
-        text.push('\n');
-    }
-    fs::write(path, text).unwrap();
-}
-
-fn run_script(python: &str, dir: &Path, expected: &Path, extra: &[&str]) -> (bool, String) {
-    let out = Command::new(python)
-        .arg(script())
-        .arg(dir)
-        .arg("--expect-ids")
-        .arg(expected)
-        .args(extra)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 #[test]
 fn read_shards_py_checks_megatron_files() {
     let Some(python) = python_with_numpy() else {
@@ -636,7 +578,7 @@ fn read_shards_py_checks_megatron_files() {
         let expected = tmp.path().join("expected.jsonl");
         write_expected(&expected, &raw);
         let eod_arg = eod.to_string();
-        let (ok, out) = run_script(&python, &dir, &expected, &["--eos", &eod_arg]);
+        let (ok, out) = read_shards_py(&python, &dir, &expected, &["--eos", &eod_arg]);
         assert!(ok, "{dtype}: {out}");
         assert!(out.contains("OK") && out.contains("60 sequences"), "{out}");
 
@@ -644,25 +586,25 @@ fn read_shards_py_checks_megatron_files() {
         let mut wrong = raw.clone();
         wrong[17][0] += 1;
         write_expected(&expected, &wrong);
-        let (ok, out) = run_script(&python, &dir, &expected, &["--eos", &eod_arg]);
+        let (ok, out) = read_shards_py(&python, &dir, &expected, &["--eos", &eod_arg]);
         assert!(
             !ok && out.contains("sequence 17") && out.contains("MISMATCH"),
             "{out}"
         );
         // A missing document is found.
         write_expected(&expected, &raw[..59]);
-        let (ok, out) = run_script(&python, &dir, &expected, &["--eos", &eod_arg]);
+        let (ok, out) = read_shards_py(&python, &dir, &expected, &["--eos", &eod_arg]);
         assert!(!ok && out.contains("60 sequences"), "{out}");
         // The wrong end-of-document id is found.
         write_expected(&expected, &raw);
-        let (ok, out) = run_script(&python, &dir, &expected, &["--eos", "7"]);
+        let (ok, out) = read_shards_py(&python, &dir, &expected, &["--eos", "7"]);
         assert!(!ok, "{out}");
         // A corrupt pointer is found by the independent pointer computation.
         let idx_path = dir.join("train.idx");
         let mut idx = fs::read(&idx_path).unwrap();
         idx[34 + 60 * 4 + 5 * 8] ^= 2;
         fs::write(&idx_path, &idx).unwrap();
-        let (ok, out) = run_script(&python, &dir, &expected, &["--eos", &eod_arg]);
+        let (ok, out) = read_shards_py(&python, &dir, &expected, &["--eos", &eod_arg]);
         assert!(!ok && out.contains("pointer 5"), "{out}");
     }
 }

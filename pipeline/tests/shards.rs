@@ -3,8 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use arcade_pipeline::manifest::{
     file_xxh3, DocCounts, FileInfo, Layout, Manifest, PartialRow, ShardInfo, SplitInfo,
@@ -13,16 +12,13 @@ use arcade_pipeline::manifest::{
 use arcade_pipeline::megatron::{MegatronDtype, MegatronWriter};
 use arcade_pipeline::shards::{self, DocStarts, NativeShard, OutputDir};
 
+mod common;
+use common::{lcg, python_with_numpy, read_shards_py, write_expected};
+
 const EOS: u32 = 100_257;
 
 fn documents(count: usize, seed: u64) -> Vec<Vec<u32>> {
-    let mut state = seed;
-    let mut next = move || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (state >> 33) as u32
-    };
+    let mut next = lcg(seed);
     (0..count)
         .map(|_| {
             (0..1 + next() as usize % 30)
@@ -445,48 +441,11 @@ fn verify_without_manifest_is_an_error() {
 
 // ------------------------------------------------------------------ tests/read_shards.py
 
-fn python_with_numpy() -> Option<String> {
-    if std::env::var_os("ARCADE_SKIP_PYTHON").is_some() {
-        eprintln!("ARCADE_SKIP_PYTHON is set: tests/read_shards.py not exercised");
-        return None;
-    }
-    let candidates = std::env::var("ARCADE_PYTHON")
-        .ok()
-        .into_iter()
-        .chain(["python3".to_string(), "/usr/bin/python3".to_string()]);
-    for python in candidates {
-        let ok = Command::new(&python)
-            .args(["-c", "import numpy"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if ok {
-            return Some(python);
-        }
-    }
-    panic!("python3 with numpy is needed (tests/run.sh installs it); ARCADE_SKIP_PYTHON=1 skips");
-}
-
+/// read_shards.py on `dir`, expecting `docs`.
 fn run_script(python: &str, dir: &Path, docs: &[Vec<u32>]) -> (bool, String) {
-    let expected: PathBuf = dir.with_extension("expected.jsonl");
-    let text: String = docs
-        .iter()
-        .map(|d| serde_json::json!({ "ids": d }).to_string() + "\n")
-        .collect();
-    fs::write(&expected, text).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/read_shards.py");
-    let out = Command::new(python)
-        .arg(script)
-        .arg(dir)
-        .arg("--expect-ids")
-        .arg(&expected)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    let expected = dir.with_extension("expected.jsonl");
+    write_expected(&expected, docs);
+    read_shards_py(python, dir, &expected, &[])
 }
 
 #[test]

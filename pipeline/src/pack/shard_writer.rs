@@ -1,15 +1,14 @@
 //! Writing rows into `shard-NNNNN.bin` files of a fixed number of rows.
 //!
-//! Each shard is written under a temporary name (`.tmp`), checksummed as it is written, synced
-//! and only then renamed: a file named `shard-NNNNN.bin` is always complete.
+//! Each shard and its starts file is a [`DurableFile`]: written under a temporary name (`.tmp`),
+//! checksummed as it is written, synced and only then renamed, so a file named
+//! `shard-NNNNN.bin` is always complete.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use xxhash_rust::xxh3::Xxh3;
-
-use crate::manifest::{FileInfo, ShardInfo};
+use crate::durable::DurableFile;
+use crate::manifest::ShardInfo;
 
 pub(crate) struct ShardWriter {
     dir: PathBuf,
@@ -20,47 +19,9 @@ pub(crate) struct ShardWriter {
 }
 
 struct OpenShard {
-    index: usize,
     rows: u64,
-    tokens: HashedFile,
-    starts: HashedFile,
-}
-
-struct HashedFile {
-    tmp: PathBuf,
-    out: BufWriter<File>,
-    hash: Xxh3,
-    bytes: u64,
-}
-
-impl HashedFile {
-    fn create(tmp: PathBuf) -> io::Result<HashedFile> {
-        let out = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
-        Ok(HashedFile {
-            tmp,
-            out,
-            hash: Xxh3::new(),
-            bytes: 0,
-        })
-    }
-
-    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.hash.update(bytes);
-        self.bytes += bytes.len() as u64;
-        self.out.write_all(bytes)
-    }
-
-    /// Syncs and renames to `name`; returns the file's size and checksum.
-    fn finish(self, dir: &Path, name: &str) -> io::Result<FileInfo> {
-        let file = self.out.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        std::fs::rename(&self.tmp, dir.join(name))?;
-        Ok(FileInfo {
-            file: name.to_string(),
-            bytes: self.bytes,
-            xxh3: format!("{:016x}", self.hash.digest()),
-        })
-    }
+    tokens: DurableFile,
+    starts: DurableFile,
 }
 
 pub(crate) fn shard_name(index: usize) -> String {
@@ -88,10 +49,9 @@ impl ShardWriter {
         if self.current.is_none() {
             let index = self.done.len();
             self.current = Some(OpenShard {
-                index,
                 rows: 0,
-                tokens: HashedFile::create(self.dir.join(format!("{}.tmp", shard_name(index))))?,
-                starts: HashedFile::create(self.dir.join(format!("{}.tmp", starts_name(index))))?,
+                tokens: DurableFile::create(&self.dir.join(shard_name(index)))?,
+                starts: DurableFile::create(&self.dir.join(starts_name(index)))?,
             });
         }
         let shard = self.current.as_mut().expect("opened above");
@@ -99,10 +59,10 @@ impl ShardWriter {
         for t in tokens {
             buf.extend_from_slice(&t.to_le_bytes());
         }
-        shard.tokens.write(&buf)?;
+        shard.tokens.write_all(&buf)?;
         let base = shard.rows * self.seq_len as u64;
         for &s in starts {
-            shard.starts.write(&(base + s as u64).to_le_bytes())?;
+            shard.starts.write_all(&(base + s as u64).to_le_bytes())?;
         }
         shard.rows += 1;
         if shard.rows == self.rows_per_shard {
@@ -113,8 +73,8 @@ impl ShardWriter {
 
     fn close_current(&mut self) -> io::Result<()> {
         if let Some(shard) = self.current.take() {
-            let tokens = shard.tokens.finish(&self.dir, &shard_name(shard.index))?;
-            let starts = shard.starts.finish(&self.dir, &starts_name(shard.index))?;
+            let tokens = shard.tokens.finish()?;
+            let starts = shard.starts.finish()?;
             self.done.push(ShardInfo {
                 file: tokens.file,
                 sequences: shard.rows,
