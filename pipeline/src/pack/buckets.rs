@@ -11,8 +11,11 @@
 //! checkpoint restores them exactly: that is what makes `--resume` byte-identical.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+
+/// Largest bucket shuffled in memory; larger ones are split on disk first.
+pub(crate) const MAX_LOADED_BYTES: u64 = 384 << 20;
 
 pub(crate) struct Buckets {
     seed: u64,
@@ -21,6 +24,8 @@ pub(crate) struct Buckets {
     paths: Vec<PathBuf>,
     lens: Vec<u64>,
     rows: u64,
+    /// One row's bytes, so that a row is one write.
+    buf: Vec<u8>,
 }
 
 impl Buckets {
@@ -59,6 +64,7 @@ impl Buckets {
             paths,
             lens,
             rows: resume.map_or(0, |(_, r)| r),
+            buf: Vec::new(),
         })
     }
 
@@ -72,12 +78,7 @@ impl Buckets {
         } else {
             (mix(self.seed ^ 0xB0C4, self.rows) % self.files.len() as u64) as usize
         };
-        let out = &mut self.files[b];
-        out.write_all(&(starts.len() as u32).to_le_bytes())?;
-        for v in starts.iter().chain(tokens) {
-            out.write_all(&v.to_le_bytes())?;
-        }
-        self.lens[b] += 4 * (1 + starts.len() + tokens.len()) as u64;
+        self.lens[b] += write_record(&mut self.files[b], &mut self.buf, tokens, starts)?;
         self.rows += 1;
         Ok(())
     }
@@ -95,46 +96,160 @@ impl Buckets {
     pub(crate) fn drain(
         mut self,
         seq_len: usize,
+        max_loaded_bytes: u64,
         mut out: impl FnMut(&[u32], &[u32]) -> io::Result<()>,
     ) -> io::Result<()> {
         self.flush()?;
-        let files = std::mem::take(&mut self.files);
-        drop(files);
-        let mut data = Vec::new();
+        drop(std::mem::take(&mut self.files));
         for (b, path) in self.paths.iter().enumerate() {
-            data.clear();
-            File::open(path)?.read_to_end(&mut data)?;
-            let words: Vec<u32> = data
-                .chunks_exact(4)
-                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
-            let mut rows = Vec::new();
-            let mut at = 0;
-            while at < words.len() {
-                let n = words[at] as usize;
-                let end = at + 1 + n + seq_len;
-                if end > words.len() {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("{} ends inside a row; the run's temporary files are damaged, rerun with --overwrite", path.display()),
-                    ));
-                }
-                rows.push(at);
-                at = end;
-            }
             if self.shuffle {
-                shuffle(&mut rows, mix(self.seed ^ 0x5EED, b as u64));
-            }
-            for &at in &rows {
-                let n = words[at] as usize;
-                out(
-                    &words[at + 1 + n..at + 1 + n + seq_len],
-                    &words[at + 1..at + 1 + n],
+                shuffle_file(
+                    path,
+                    seq_len,
+                    max_loaded_bytes,
+                    mix(self.seed ^ 0x5EED, b as u64),
+                    &mut out,
                 )?;
+            } else {
+                stream_file(path, seq_len, &mut out)?;
             }
         }
         Ok(())
     }
+}
+
+/// Appends one row record to `out`; returns its size in bytes.
+fn write_record(
+    out: &mut impl Write,
+    buf: &mut Vec<u8>,
+    tokens: &[u32],
+    starts: &[u32],
+) -> io::Result<u64> {
+    buf.clear();
+    buf.extend_from_slice(&(starts.len() as u32).to_le_bytes());
+    for v in starts.iter().chain(tokens) {
+        buf.extend_from_slice(&v.to_le_bytes());
+    }
+    out.write_all(buf)?;
+    Ok(buf.len() as u64)
+}
+
+fn damaged(path: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "{} ends inside a row; the run's temporary files are damaged, rerun with --overwrite",
+            path.display()
+        ),
+    )
+}
+
+/// Fills `words` from `r`; false at a clean end of file before the first byte.
+fn read_words(
+    r: &mut impl Read,
+    bytes: &mut Vec<u8>,
+    words: &mut [u32],
+    path: &Path,
+) -> io::Result<bool> {
+    bytes.resize(words.len() * 4, 0);
+    let mut filled = 0;
+    while filled < bytes.len() {
+        match r.read(&mut bytes[filled..])? {
+            0 if filled == 0 => return Ok(false),
+            0 => return Err(damaged(path)),
+            n => filled += n,
+        }
+    }
+    for (w, c) in words.iter_mut().zip(bytes.chunks_exact(4)) {
+        *w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+    }
+    Ok(true)
+}
+
+/// The rows of a bucket file in file order, through a fixed-size buffer: the unshuffled path,
+/// and the splitting of oversized buckets, hold one row at a time.
+fn stream_file(
+    path: &Path,
+    seq_len: usize,
+    out: &mut impl FnMut(&[u32], &[u32]) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut r = BufReader::with_capacity(1 << 20, File::open(path)?);
+    let (mut bytes, mut n, mut starts, mut row) =
+        (Vec::new(), [0u32], Vec::new(), vec![0u32; seq_len]);
+    while read_words(&mut r, &mut bytes, &mut n, path)? {
+        starts.resize(n[0] as usize, 0);
+        if !read_words(&mut r, &mut bytes, &mut starts, path)?
+            || !read_words(&mut r, &mut bytes, &mut row, path)?
+        {
+            return Err(damaged(path));
+        }
+        out(&row, &starts)?;
+    }
+    Ok(())
+}
+
+/// Emits a bucket's rows in a seeded random order. A bucket that fits in `max_loaded` bytes is
+/// read into memory and permuted; a bigger one (the bucket count is fixed from an estimate before
+/// any token exists, and token-dense input can beat it) is first split on disk into parts that do
+/// fit, each then shuffled the same way. Memory stays bounded whatever the estimate said.
+fn shuffle_file(
+    path: &Path,
+    seq_len: usize,
+    max_loaded: u64,
+    seed: u64,
+    out: &mut impl FnMut(&[u32], &[u32]) -> io::Result<()>,
+) -> io::Result<()> {
+    let len = std::fs::metadata(path)?.len();
+    if len > max_loaded {
+        let parts = len.div_ceil(max_loaded / 2).max(2);
+        let part_path = |k: u64| path.with_extension(format!("part{k:04}"));
+        let mut files = (0..parts)
+            .map(|k| File::create(part_path(k)).map(|f| BufWriter::with_capacity(1 << 16, f)))
+            .collect::<io::Result<Vec<_>>>()?;
+        let (mut buf, mut index) = (Vec::new(), 0u64);
+        stream_file(path, seq_len, &mut |row, starts| {
+            let k = (mix(seed ^ 0x5B1F, index) % parts) as usize;
+            index += 1;
+            write_record(&mut files[k], &mut buf, row, starts).map(|_| ())
+        })?;
+        for f in &mut files {
+            f.flush()?;
+        }
+        drop(files);
+        for k in 0..parts {
+            shuffle_file(&part_path(k), seq_len, max_loaded, mix(seed, k + 1), out)?;
+            std::fs::remove_file(part_path(k))?;
+        }
+        return Ok(());
+    }
+    let mut words = vec![0u32; (len / 4) as usize];
+    let mut r = BufReader::with_capacity(1 << 20, File::open(path)?);
+    // Read in slices so that no byte copy of the whole bucket exists next to the words.
+    let mut bytes = Vec::new();
+    for chunk in words.chunks_mut(1 << 18) {
+        if !read_words(&mut r, &mut bytes, chunk, path)? {
+            return Err(damaged(path));
+        }
+    }
+    let mut rows = Vec::new();
+    let mut at = 0;
+    while at < words.len() {
+        let end = at + 1 + words[at] as usize + seq_len;
+        if end > words.len() {
+            return Err(damaged(path));
+        }
+        rows.push(at);
+        at = end;
+    }
+    shuffle(&mut rows, seed);
+    for &at in &rows {
+        let n = words[at] as usize;
+        out(
+            &words[at + 1 + n..at + 1 + n + seq_len],
+            &words[at + 1..at + 1 + n],
+        )?;
+    }
+    Ok(())
 }
 
 /// A well-mixed 64-bit hash of two words (the SplitMix64 finalizer). Written here rather than
@@ -185,7 +300,7 @@ mod tests {
         }
         let mut seen = Vec::new();
         buckets
-            .drain(2, |row, starts| {
+            .drain(2, MAX_LOADED_BYTES, |row, starts| {
                 assert_eq!(row[1], row[0] + 1000);
                 assert_eq!(starts, &[row[0] % 2]);
                 seen.push(row[0]);
@@ -195,5 +310,64 @@ mod tests {
         assert_ne!(seen, (0..50).collect::<Vec<_>>(), "rows were not shuffled");
         seen.sort();
         assert_eq!(seen, (0..50).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn oversized_buckets_are_split_on_disk_and_still_shuffled_whole() {
+        let run = |limit: u64| {
+            let dir = tempfile::tempdir().unwrap();
+            let mut buckets = Buckets::open(dir.path(), "t", 1, 7, true, None).unwrap();
+            for r in 0..500u32 {
+                buckets.write(&[r, r ^ 0xFFFF], &[]).unwrap();
+            }
+            let mut seen = Vec::new();
+            // 500 rows of 12 bytes: a 1000-byte limit forces a split into parts, and parts of parts.
+            buckets
+                .drain(2, limit, |row, _| {
+                    assert_eq!(row[1], row[0] ^ 0xFFFF);
+                    seen.push(row[0]);
+                    Ok(())
+                })
+                .unwrap();
+            let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
+            (seen, leftovers)
+        };
+        let (split, leftovers) = run(1000);
+        assert_eq!(leftovers, 1, "part files are removed after use");
+        assert_eq!(split, run(1000).0, "splitting is deterministic");
+        assert_ne!(split, run(MAX_LOADED_BYTES).0);
+        let mut sorted = split.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..500).collect::<Vec<_>>());
+        assert_ne!(split[..100], sorted[..100], "rows were not shuffled");
+    }
+
+    #[test]
+    fn unshuffled_drain_streams_rows_in_order_and_detects_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut buckets = Buckets::open(dir.path(), "t", 1, 7, false, None).unwrap();
+        for r in 0..50u32 {
+            buckets.write(&[r, r + 1, r + 2], &[0, 2]).unwrap();
+        }
+        let mut seen = Vec::new();
+        buckets
+            .drain(3, MAX_LOADED_BYTES, |row, starts| {
+                assert_eq!(starts, &[0, 2]);
+                seen.push(row[0]);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(seen, (0..50).collect::<Vec<_>>());
+
+        let path = dir.path().join("t-0000.rows");
+        let len = std::fs::metadata(&path).unwrap().len();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(len - 4)
+            .unwrap();
+        let err = stream_file(&path, 3, &mut |_, _| Ok(())).unwrap_err();
+        assert!(err.to_string().contains("ends inside a row"), "{err}");
     }
 }

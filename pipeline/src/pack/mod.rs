@@ -849,7 +849,9 @@ impl<'a> Run<'a> {
                         .map_err(io_err(&dir))?;
                     let rows = buckets.rows();
                     buckets
-                        .drain(recipe.seq_len, |row, starts| writer.write_row(row, starts))
+                        .drain(recipe.seq_len, buckets::MAX_LOADED_BYTES, |row, starts| {
+                            writer.write_row(row, starts)
+                        })
                         .map_err(io_err(&dir))?;
                     SplitInfo {
                         dir: split.dir.to_string(),
