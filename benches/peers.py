@@ -137,7 +137,8 @@ def hf_tokenizer_json(ranks):
 
 
 class Peer:
-    """name, what it is configured as, make() -> fresh instance, run(inst, docs) -> ids or None."""
+    """make() -> a new instance; encode(inst, docs) is what is timed (its native batch output);
+    ids(inst, docs) -> a list of id lists, for the check against tiktoken."""
 
     def __init__(self, name, config, make, encode, ids):
         self.name, self.config, self.make, self.encode, self.ids = name, config, make, encode, ids

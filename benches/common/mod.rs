@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use arcade_tokenizer::{Tokenizer, ARCADE100K_PATTERN, ARCADE100K_SPECIALS, ENDOFTEXT};
+use arcade_tokenizer::{
+    Tokenizer, ARCADE100K_PATTERN, ARCADE100K_SPECIALS, CL100K_BASE_PATTERN, CL100K_BASE_SPECIALS,
+    ENDOFTEXT,
+};
 use base64::Engine;
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::Criterion;
@@ -167,8 +170,8 @@ pub fn arcade_specials() -> Vec<(String, u32)> {
         .collect()
 }
 
-/// A new Arcade100k instance: it has its own cache id, so its first encode on a thread starts from
-/// an empty piece cache (what a fresh process sees).
+/// A new instance of Arcade100k: it has its own cache id, so its first encode on a thread starts
+/// from an empty piece cache (what a fresh process sees).
 pub fn fresh_arcade(ranks_file: &[u8]) -> Tokenizer {
     Tokenizer::from_tiktoken(
         "arcade100k",
@@ -177,6 +180,15 @@ pub fn fresh_arcade(ranks_file: &[u8]) -> Tokenizer {
         arcade_specials(),
     )
     .expect("Arcade100k builds")
+}
+
+/// A new instance of cl100k_base, as [`fresh_arcade`].
+pub fn fresh_cl100k(ranks_file: &[u8]) -> Tokenizer {
+    let specials = CL100K_BASE_SPECIALS
+        .iter()
+        .map(|&(s, id)| (s.to_string(), id));
+    Tokenizer::from_tiktoken("cl100k_base", ranks_file, CL100K_BASE_PATTERN, specials)
+        .expect("cl100k_base builds")
 }
 
 /// tiktoken-rs configured as Arcade100k: cl100k ranks, Arcade100k pattern, its 32 specials.
@@ -243,8 +255,7 @@ fn minimize(text: &str, fails: impl Fn(&str) -> bool) -> String {
 /// A CPU-time clock for criterion. Single-thread numbers are measured in the calling thread's CPU
 /// time, so that the time it spends preempted by other processes (this 2-core machine is shared
 /// with compilers) is not counted against whichever implementation is running; on an idle machine
-/// it equals wall time. Multi-thread work can be measured in the whole process's CPU time, which
-/// shows the work added by going parallel, but not the idle time that wall time would.
+/// it equals wall time.
 pub struct CpuTime(libc::clockid_t);
 
 pub fn cpu_time(clock: libc::clockid_t) -> Duration {
@@ -303,9 +314,4 @@ pub fn assert_single_threaded(what: &str, pass: impl FnOnce()) {
 /// Criterion timing in the bench thread's CPU time: for code that runs on that thread only.
 pub fn thread_cpu_criterion() -> Criterion<CpuTime> {
     Criterion::default().with_measurement(CpuTime(libc::CLOCK_THREAD_CPUTIME_ID))
-}
-
-/// Criterion timing in the CPU time of all the process's threads.
-pub fn process_cpu_criterion() -> Criterion<CpuTime> {
-    Criterion::default().with_measurement(CpuTime(libc::CLOCK_PROCESS_CPUTIME_ID))
 }
