@@ -16,7 +16,8 @@ back to back, after waiting (at most --wait-max s) for the load average to fall 
 single pinned CPU equals wall-clock speed on an idle machine and is not inflated by other work on a
 shared one. Ratios are computed within each round and the median over rounds is reported.
 Memory (WORK/big/big-NN.jsonl, about 0.25 GB each): `arcade pack --threads 2` on the first 1, 2,
-4, 8 files (shuffled) and 1, 2, 4 files (--no-shuffle), --mem-reps times each; peak RSS.
+4, 8 files (shuffled) and 1, 2, 4 files (--no-shuffle), and on WORK/big/dense.jsonl (0.25 GB of
+digits, one token per byte) if it exists, --mem-reps times each; peak RSS.
 Results are appended to WORK/results.jsonl; the report goes to stdout and WORK/report.md.
 """
 
@@ -83,11 +84,14 @@ def run_memory(a, w, results):
     big = sorted((w / "big").glob("big-*.jsonl"))
     plan = [(n, False) for n in a.mem_chunks if n <= len(big)] + \
            [(n, True) for n in a.mem_noshuffle_chunks if n <= len(big)]
+    dense = w / "big/dense.jsonl"
+    if dense.exists():
+        plan.append((0, False))  # 0: the token-dense file instead of chunks
     out = w / "out-mem"
     for rep in range(1, a.mem_reps + 1):
         wait_for_quiet(a)
         for n, noshuf in plan:
-            files = [str(p) for p in big[:n]]
+            files = [str(p) for p in big[:n]] if n else [str(dense)]
             cmd = [a.arcade, "pack", "--input", *files, "--output", str(out), "--threads", "2",
                    "--format", "native", "--overwrite", "--quiet"] + (["--no-shuffle"] * noshuf)
             r = run_one(cmd, None, out, str(w / "logs/mem.log"))
@@ -96,7 +100,8 @@ def run_memory(a, w, results):
             shutil.rmtree(out, ignore_errors=True)
             results.write(json.dumps(r) + "\n")
             results.flush()
-            print(f"memory rep {rep}: {n} chunk(s) {'shuffled' if not noshuf else 'no-shuffle'}: "
+            print(f"memory rep {rep}: {n or 'dense'} chunk(s) "
+                  f"{'shuffled' if not noshuf else 'no-shuffle'}: "
                   f"{r['max_rss_kb'] / 1024:.0f} MiB, {r['wall_s']:.1f} s", file=sys.stderr)
 
 
@@ -168,6 +173,25 @@ def report(w, results_path, meta):
                 [f"| {rng(ratio(c, 'datatrove'))} | {rng(ratio(c, 'neox-style'))} |"]
             p(f"| {names.get(c, c)} | {ncpu} | {fmt_mb(nbytes / wall)} | {ntok / wall / 1e3:,.0f}k "
               f"| {fmt_mb(nbytes / c_s)} | {rss / 1024:.0f} MiB {peers[0]}")
+        p("")
+        p("Compact (for README.md):")
+        p("")
+        p("| tokenize + pack, 21.5 MB real JSONL | MB/s per core | tokens/s per core | MB/s, 2 cores "
+          "| peak RSS | arcade per core ÷ this |")
+        p("|---|---|---|---|---|---|")
+        short = {"datatrove": "datatrove tokenize step", "neox-style":
+                 "gpt-neox preprocess_data.py (re-impl.)", "arcade t1": "**arcade pack**"}
+        for c in ("datatrove", "neox-style", "arcade t1"):
+            rs = [by[(c, rd)] for rd in rounds if (c, rd) in by]
+            if not rs:
+                continue
+            c_s = med([cpu(r) for r in rs])
+            rss = max(max(r["max_rss_kb"], r["tree_rss_peak_kb"]) for r in rs)
+            two = [by[("arcade t2", rd)]["wall_s"] for rd in rounds if ("arcade t2", rd) in by]
+            total = f"{fmt_mb(nbytes / med(two))}" if c == "arcade t1" and two else "–"
+            rat = "" if c == "arcade t1" else f"{med(ratio('arcade t1', c)):.1f}×"
+            p(f"| {short[c]} | {fmt_mb(nbytes / c_s)} | {ntok / c_s / 1e3:,.0f}k | {total} "
+              f"| {rss / 1024:.0f} MiB | {rat} |")
         t1, t2 = ratio("arcade t1", "arcade t2", False), ratio("arcade t1", "arcade t2", True)
         if t1:
             p("")
@@ -192,17 +216,19 @@ def report(w, results_path, meta):
                       f"| {r['loadavg_1m']} |")
     if mem:
         p("")
-        p("Memory ceiling: `arcade pack --threads 2` on repeated real input (only the `id` varies). "
-          "Peak RSS is the maximum over the repetitions.")
+        p("Memory ceiling: `arcade pack --threads 2` on the real input repeated (only the `id` "
+          "varies) and on a file of digits only (one token per byte). Peak RSS is the maximum "
+          "over the repetitions.")
         p("")
         p("| JSONL input | text | documents | tokens | mode | peak RSS | reps | CPU s | wall s |")
         p("|---|---|---|---|---|---|---|---|---|")
         keys = list(dict.fromkeys((r["chunks"], r["shuffle"]) for r in mem))
-        keys.sort(key=lambda k: (not k[1], k[0]))
+        keys.sort(key=lambda k: (k[0] == 0, not k[1], k[0]))
         for k in keys:
             rs = [r for r in mem if (r["chunks"], r["shuffle"]) == k]
             r0 = rs[0]
-            p(f"| {r0['input_bytes'] / 1e9:.2f} GB | {r0['text_bytes'] / 1e9:.2f} GB "
+            what = "digits only (dense.jsonl)" if k[0] == 0 else "real text ×N"
+            p(f"| {r0['input_bytes'] / 1e9:.2f} GB, {what} | {r0['text_bytes'] / 1e9:.2f} GB "
               f"| {r0['documents']:,} | {r0['tokens'] / 1e6:,.0f}M "
               f"| {'shuffled' if k[1] else '--no-shuffle'} "
               f"| {max(r['max_rss_kb'] for r in rs) / 1024:.0f} MiB | {len(rs)} "

@@ -3,6 +3,7 @@
 
     python3 benches/pack/make_input.py base [--corpus DIR] [--out /tmp/arcade-pack-bench/input.jsonl]
     python3 benches/pack/make_input.py big  --base FILE --chunk-mb 250 --chunks 8 --out-dir DIR
+    python3 benches/pack/make_input.py dense --mb 250 --out FILE
 
 base: one JSONL of {"id", "text"} records from the real corpus, in this order (sorted names):
       web/*.jsonl (field `text`), multilingual/*.jsonl (`text`), code/code_files.jsonl (`content`
@@ -13,6 +14,9 @@ base: one JSONL of {"id", "text"} records from the real corpus, in this order (s
 big:  `chunks` files of about `chunk-mb` MB (10^6 bytes) each, made by repeating the base records
       in order; only the `id` gets a global repetition counter ("rep:id"), the text stays as is, so
       no two lines are byte-identical. Runs take the first 1, 2, 4, ... chunks as their input.
+dense: about `mb` MB of documents made only of decimal digits (4000 per document, from a seeded
+      PRNG). Arcade100k splits digits one by one, so this is one token per input byte, about 3.5x
+      the real input's density: the memory check's token-dense case (numeric tables, logs).
 Plain stdlib Python; no randomness, so the bytes are the same on every machine with the same corpus.
 """
 
@@ -77,6 +81,22 @@ def big(base_path: Path, out_dir: Path, chunk_bytes: int, chunks: int) -> None:
         sys.stdout.flush()
 
 
+def dense(out: Path, nbytes: int) -> None:
+    import random
+    rng = random.Random(1234)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    size = docs = 0
+    with out.open("wb") as w:
+        while size < nbytes:
+            text = str(rng.getrandbits(13288)).rjust(4000, "0")[:4000]
+            line = f'{{"id": "dense:{docs}", "text": "{text}"}}\n'.encode()
+            w.write(line)
+            size += len(line)
+            docs += 1
+    print(json.dumps({"file": str(out), "file_bytes": size, "documents": docs,
+                      "text_bytes": docs * 4000}))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -89,9 +109,14 @@ def main() -> None:
     g.add_argument("--out-dir", type=Path, default=Path("/tmp/arcade-pack-bench/big"))
     g.add_argument("--chunk-mb", type=float, default=250)
     g.add_argument("--chunks", type=int, default=8)
+    d = sub.add_parser("dense")
+    d.add_argument("--out", type=Path, default=Path("/tmp/arcade-pack-bench/big/dense.jsonl"))
+    d.add_argument("--mb", type=float, default=250)
     a = ap.parse_args()
     if a.cmd == "base":
         base(a.corpus, a.out)
+    elif a.cmd == "dense":
+        dense(a.out, int(a.mb * 1e6))
     else:
         big(a.base, a.out_dir, int(a.chunk_mb * 1e6), a.chunks)
 

@@ -84,9 +84,10 @@ if [ "$MEMORY" = 1 ]; then
   if [ "$avail_kb" -lt $((12 * 1024 * 1024)) ]; then
     echo "NOTICE: less than 12 GB free under $WORK ($((avail_kb / 1024)) MB): skipping the memory runs" >&2
   else
-    step "memory-ceiling inputs: 8 x 0.25 GB in $WORK/big (deleted at the end)"
+    step "memory-ceiling inputs: 8 x 0.25 GB of real text + 0.25 GB of digits in $WORK/big (deleted at the end)"
     trap 'rm -rf "$WORK/big" "$WORK/out-mem"' EXIT
     python3 "$HERE/make_input.py" big --base "$IN" --out-dir "$WORK/big" --chunk-mb 250 --chunks 8
+    python3 "$HERE/make_input.py" dense --out "$WORK/big/dense.jsonl" --mb 250
     MEM_ARGS=(--memory)
   fi
 fi
