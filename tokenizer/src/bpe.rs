@@ -247,10 +247,11 @@ impl Vocab {
     }
 
     /// BPE of a piece that is not itself a token, appended to `out`.
-    fn merge_piece(&self, piece: &[u8], parts: &mut Vec<(u32, u32)>, out: &mut Vec<u32>) {
+    fn merge_piece(&self, piece: &[u8], scratch: &mut MergeScratch, out: &mut Vec<u32>) {
         if piece.len() >= LARGE_PIECE {
-            return self.merge_large(piece, out);
+            return self.merge_large(piece, scratch, out);
         }
+        let parts = &mut scratch.parts;
         // parts[i] = (id of part i, id of part i merged with part i + 1, or NONE).
         parts.clear();
         parts.extend(
@@ -284,62 +285,89 @@ impl Vocab {
     }
 
     /// The same merges over a linked list with a heap of candidate pairs: O(n log n) on any piece.
-    fn merge_large(&self, piece: &[u8], out: &mut Vec<u32>) {
+    /// The list lives in one array of 16-byte nodes (one cache line holds four neighbours), and
+    /// the array and the heap's storage are reused from piece to piece.
+    fn merge_large(&self, piece: &[u8], scratch: &mut MergeScratch, out: &mut Vec<u32>) {
         let n = piece.len();
-        let mut ids: Vec<u32> = piece.iter().map(|&b| self.byte_ids[b as usize]).collect();
-        let mut next: Vec<u32> = (1..=n as u32).collect();
-        next[n - 1] = NONE;
-        let mut prev: Vec<u32> = (0..n as u32).map(|i| i.wrapping_sub(1)).collect();
-        // pair[i]: what part i merged with its right neighbour would be (NONE: not a token).
-        // Heap entries are (rank, i); one whose rank no longer equals pair[i] is stale and is
-        // skipped, which costs a load instead of another pair lookup.
-        let mut pair: Vec<u32> = piece
-            .windows(2)
-            .map(|w| self.merged_bytes(w[0], w[1]))
-            .collect();
-        pair.push(NONE);
-        let mut heap: BinaryHeap<Reverse<(u32, u32)>> = pair
-            .iter()
-            .enumerate()
-            .filter(|&(_, &r)| r != NONE)
-            .map(|(i, &r)| Reverse((r, i as u32)))
-            .collect();
+        let nodes = &mut scratch.nodes;
+        nodes.clear();
+        nodes.extend(piece.iter().enumerate().map(|(i, &b)| Node {
+            id: self.byte_ids[b as usize],
+            next: i as u32 + 1,
+            prev: (i as u32).wrapping_sub(1),
+            // What part i merged with its right neighbour would be (NONE: not a token). Heap
+            // entries are (rank, i); one whose rank no longer equals `pair` is stale and is
+            // skipped, which costs a load instead of another pair lookup.
+            pair: piece.get(i + 1).map_or(NONE, |&c| self.merged_bytes(b, c)),
+        }));
+        nodes[n - 1].next = NONE;
+        let mut heap = std::mem::take(&mut scratch.heap);
+        heap.clear();
+        heap.extend(
+            nodes
+                .iter()
+                .enumerate()
+                .filter(|(_, node)| node.pair != NONE)
+                .map(|(i, node)| Reverse((node.pair, i as u32))),
+        );
+        let mut heap = BinaryHeap::from(heap);
         while let Some(Reverse((rank, i))) = heap.pop() {
             let i = i as usize;
-            if pair[i] != rank {
+            if nodes[i].pair != rank {
                 continue;
             }
-            let j = next[i] as usize;
-            ids[i] = rank;
-            next[i] = next[j];
-            pair[i] = NONE;
-            pair[j] = NONE; // part j is gone: its heap entries are stale now
-            if next[j] != NONE {
-                prev[next[j] as usize] = i as u32;
-                pair[i] = self.merged(rank, ids[next[j] as usize]);
-                if pair[i] != NONE {
-                    heap.push(Reverse((pair[i], i as u32)));
+            let j = nodes[i].next as usize;
+            let after = nodes[j].next;
+            nodes[j].pair = NONE; // part j is gone: its heap entries are stale now
+            nodes[i].id = rank;
+            nodes[i].next = after;
+            nodes[i].pair = NONE;
+            if after != NONE {
+                nodes[after as usize].prev = i as u32;
+                let r = self.merged(rank, nodes[after as usize].id);
+                nodes[i].pair = r;
+                if r != NONE {
+                    heap.push(Reverse((r, i as u32)));
                 }
             }
-            let p = prev[i];
+            let p = nodes[i].prev;
             if p != NONE {
-                let p = p as usize;
-                pair[p] = self.merged(ids[p], rank);
-                if pair[p] != NONE {
-                    heap.push(Reverse((pair[p], p as u32)));
+                let r = self.merged(nodes[p as usize].id, rank);
+                nodes[p as usize].pair = r;
+                if r != NONE {
+                    heap.push(Reverse((r, p)));
                 }
             }
         }
+        scratch.heap = heap.into_vec();
         // Part 0 is never merged away (a merge removes the right part), so the list starts there.
         let mut i = 0;
         loop {
-            out.push(ids[i]);
-            match next[i] {
+            out.push(nodes[i].id);
+            match nodes[i].next {
                 NONE => break,
                 j => i = j as usize,
             }
         }
     }
+}
+
+/// One part in [`Vocab::merge_large`]'s linked list.
+#[derive(Clone, Copy)]
+struct Node {
+    id: u32,
+    next: u32,
+    prev: u32,
+    pair: u32,
+}
+
+/// Buffers of the merge loops, kept per thread so that merging a piece allocates nothing.
+#[derive(Default)]
+struct MergeScratch {
+    /// (id, id merged with the next part) for the short-piece loop.
+    parts: Vec<(u32, u32)>,
+    nodes: Vec<Node>,
+    heap: Vec<Reverse<(u32, u32)>>,
 }
 
 #[inline(always)]
@@ -354,7 +382,7 @@ struct PieceCache {
     owner: u64,
     spans: PieceMap<(u32, u32)>,
     ids: Vec<u32>,
-    parts: Vec<(u32, u32)>,
+    scratch: MergeScratch,
 }
 
 thread_local! {
@@ -397,7 +425,7 @@ impl PieceEncoder<'_> {
             return;
         }
         let before = out.len();
-        self.vocab.merge_piece(piece, &mut c.parts, out);
+        self.vocab.merge_piece(piece, &mut c.scratch, out);
         if piece.len() <= MAX_CACHED_PIECE {
             if c.spans.len() >= MAX_CACHE_ENTRIES || c.ids.len() >= MAX_CACHE_IDS {
                 c.spans.clear();
