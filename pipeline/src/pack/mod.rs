@@ -955,23 +955,19 @@ fn examine(
         }
     };
     let mut changed = Vec::new();
-    let mut owned;
-    let mut doc = doc;
-    if !stages.is_empty() {
-        owned = doc.clone();
-        for st in stages {
-            match st.stage.apply(&mut owned) {
-                Verdict::Keep => {}
-                Verdict::Changed { rule } => changed.push(format!("{}:{rule}", st.stage.name())),
-                Verdict::Drop(d) => {
-                    return Outcome::Dropped {
-                        key: format!("{}:{}", st.stage.name(), d.rule),
-                        changed,
-                    }
+    // Stages may change the text, so they work on a copy; without stages nothing is copied.
+    let mut doc = std::borrow::Cow::Borrowed(doc);
+    for st in stages {
+        match st.stage.apply(doc.to_mut()) {
+            Verdict::Keep => {}
+            Verdict::Changed { rule } => changed.push(format!("{}:{rule}", st.stage.name())),
+            Verdict::Drop(d) => {
+                return Outcome::Dropped {
+                    key: format!("{}:{}", st.stage.name(), d.rule),
+                    changed,
                 }
             }
         }
-        doc = &owned;
     }
     if doc.text.trim().is_empty() {
         return Outcome::Dropped {
