@@ -450,6 +450,10 @@ fn missing_inputs_and_bad_recipes_are_clear_errors() {
     let typo = arcade(&["pack", "-q", "-r", recipe.to_str().unwrap()]);
     assert!(!typo.success());
     assert_contains(&typo.stderr, &["wieght"]);
+
+    let no_output = arcade(&["pack", "-q", "-i", "fixtures/web/dclm_majority_head.jsonl"]);
+    assert!(!no_output.success());
+    assert_contains(&no_output.stderr, &["no output directory", "--output"]);
 }
 
 /// Runs tests/read_shards.py (numpy only) on an output directory: the independent reader a

@@ -96,7 +96,6 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let recipe = build_recipe(&args)?;
-    recipe.validate()?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))
         .build()
@@ -140,11 +139,9 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let manifest = result.with_context(|| {
-        format!(
-            "arcade pack into {}",
-            recipe.output.as_ref().expect("validated").display()
-        )
+    let manifest = result.with_context(|| match &recipe.output {
+        Some(out) => format!("arcade pack into {}", out.display()),
+        None => "arcade pack".to_string(),
     })?;
     if !args.quiet {
         print_summary(&manifest, started.elapsed());
