@@ -686,7 +686,7 @@ impl<'a> Run<'a> {
         let seed = self.recipe.seed;
         let (tokenizer, eos, bos, weight) = (self.tokenizer, self.eos, self.bos, spec.weight);
         let config = BatchConfig {
-            batch_weight: 4 << 20,
+            batch_weight: options.batch_bytes,
             ..BatchConfig::default()
         };
         let process = |chunk: &[Result<Document, RecordError>]| -> Vec<Outcome> {
