@@ -35,7 +35,7 @@ use crate::manifest::{
     self, DocCounts, Layout, Manifest, PartialRow, SourceStats, SplitInfo, TokenizerInfo,
 };
 use crate::megatron::{MegatronDtype, MegatronState, MegatronWriter};
-use crate::read::{self, Document, ReadOptions, RecordError};
+use crate::read::{self, Compression, Document, ReadOptions, RecordError};
 use crate::recipe::{OutputFormat, Recipe, Validation};
 use crate::stage::{ConfiguredStage, StageRegistry, Verdict};
 
@@ -184,16 +184,16 @@ pub fn pack(
     let fingerprint = inputs.fingerprint(&recipe_json);
 
     let state_dir = out.join(STATE_DIR);
-    let checkpoint = prepare_output(&out, &state_dir, &fingerprint, options)?;
-    if let Some(Checkpoint {
-        phase: Phase::Done, ..
-    }) = checkpoint
-    {
-        return Manifest::read(&out).map_err(|e| PackError::CannotResume {
-            dir: out.display().to_string(),
-            why: e.to_string(),
-        });
-    }
+    let checkpoint = match prepare_output(&out, &state_dir, &fingerprint, options)? {
+        Start::Fresh => None,
+        Start::Resume(checkpoint) => Some(checkpoint),
+        Start::Complete => {
+            return Manifest::read(&out).map_err(|e| PackError::CannotResume {
+                dir: out.display().to_string(),
+                why: e.to_string(),
+            })
+        }
+    };
 
     let mut run = Run::new(
         recipe,
@@ -255,14 +255,10 @@ impl Inputs {
         let mut total = 0.0;
         for (i, source) in recipe.sources.iter().enumerate() {
             for (p, s) in self.files[i].iter().zip(&self.sizes[i]) {
-                let name = p.to_string_lossy();
-                let factor = if name.ends_with(".gz")
-                    || name.ends_with(".zst")
-                    || name.ends_with(".parquet")
-                {
-                    4.0
-                } else {
-                    1.0
+                let factor = match read::InputFormat::detect(p) {
+                    (read::InputFormat::Parquet, _)
+                    | (_, Some(Compression::Gzip | Compression::Zstd)) => 4.0,
+                    _ => 1.0,
                 };
                 total += *s as f64 * factor * source.weight.max(0.0);
             }
@@ -271,13 +267,21 @@ impl Inputs {
     }
 }
 
+/// How a run begins, given what its output directory holds.
+enum Start {
+    Fresh,
+    Resume(Checkpoint),
+    /// `--resume` on a run that had finished: its manifest is the answer.
+    Complete,
+}
+
 /// Makes sure the output directory may be written, and loads the checkpoint to resume from.
 fn prepare_output(
     out: &Path,
     state_dir: &Path,
     fingerprint: &str,
     options: &PackOptions,
-) -> Result<Option<Checkpoint>, PackError> {
+) -> Result<Start, PackError> {
     let has_run = out.join(manifest::MANIFEST_FILE).exists() || state_dir.exists();
     let dir = || out.display().to_string();
     if has_run && options.overwrite {
@@ -286,7 +290,7 @@ fn prepare_output(
         let path = state_dir.join(CHECKPOINT_FILE);
         if !path.exists() {
             if out.join(manifest::MANIFEST_FILE).exists() {
-                return Ok(Some(Checkpoint::done(fingerprint)));
+                return Ok(Start::Complete);
             }
             // Killed before the first checkpoint: nothing to keep.
             remove_run(out).map_err(io_err(out))?;
@@ -303,13 +307,13 @@ fn prepare_output(
                     why: "the recipe or the input files changed since the interrupted run".into(),
                 });
             }
-            return Ok(Some(cp));
+            return Ok(Start::Resume(cp));
         }
     } else if has_run {
         return Err(PackError::OutputExists(dir()));
     }
     fs::create_dir_all(state_dir).map_err(io_err(state_dir))?;
-    Ok(None)
+    Ok(Start::Fresh)
 }
 
 /// Deletes what a run writes (and nothing else) from an output directory.
@@ -357,7 +361,6 @@ enum Phase {
     },
     /// Every input was read; the buckets are complete.
     Read,
-    Done,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -371,17 +374,6 @@ struct SplitCheckpoint {
     megatron: Option<MegatronState>,
     documents: u64,
     tokens: u64,
-}
-
-impl Checkpoint {
-    fn done(fingerprint: &str) -> Checkpoint {
-        Checkpoint {
-            fingerprint: fingerprint.into(),
-            phase: Phase::Done,
-            sources: vec![],
-            splits: vec![],
-        }
-    }
 }
 
 /// One output split (train or valid) during reading.
