@@ -81,18 +81,8 @@ impl DurableFile {
     pub(crate) fn resume(path: &Path, mut file: File, len: u64) -> Result<DurableFile, FileError> {
         let tmp = tmp_path(path);
         file.rewind().map_err(io_err("seek", &tmp))?;
-        let mut hash = Xxh3::new();
-        let mut hashed = 0u64;
-        let mut reader = (&mut file).take(len);
-        let mut chunk = vec![0u8; 1 << 20];
-        loop {
-            let n = reader.read(&mut chunk).map_err(io_err("read", &tmp))?;
-            if n == 0 {
-                break;
-            }
-            hash.update(&chunk[..n]);
-            hashed += n as u64;
-        }
+        let (hash, hashed) =
+            hash_stream((&mut file).take(len), |_| {}).map_err(io_err("read", &tmp))?;
         if hashed != len {
             let short = io::Error::new(
                 io::ErrorKind::UnexpectedEof,
@@ -149,7 +139,7 @@ impl DurableFile {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
             bytes,
-            xxh3: format!("{:016x}", hash.digest()),
+            xxh3: hex_digest(&hash),
         };
         Ok(ClosedFile { path, tmp, info })
     }
@@ -187,4 +177,38 @@ impl ClosedFile {
         fs::rename(&self.tmp, &self.path).map_err(io_err("rename into place", &self.tmp))?;
         Ok(self.info)
     }
+}
+
+/// Streams `reader` through xxh3 in 1 MiB chunks, handing each chunk to `each` too; every chunk
+/// but the last is full, so a caller that parses the bytes as words never sees one cut in two.
+/// Returns the hasher (to go on hashing, or to take the digest) and the number of bytes.
+pub(crate) fn hash_stream(
+    mut reader: impl Read,
+    mut each: impl FnMut(&[u8]),
+) -> io::Result<(Xxh3, u64)> {
+    let mut hash = Xxh3::new();
+    let mut bytes = 0u64;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match reader.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if filled == 0 {
+            return Ok((hash, bytes));
+        }
+        hash.update(&buf[..filled]);
+        each(&buf[..filled]);
+        bytes += filled as u64;
+    }
+}
+
+/// A digest as the manifest writes it: 16 lowercase hex digits.
+pub(crate) fn hex_digest(hash: &Xxh3) -> String {
+    format!("{:016x}", hash.digest())
 }

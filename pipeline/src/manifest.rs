@@ -184,16 +184,6 @@ pub enum ManifestError {
 
 /// xxh3-64 of a file, streamed, as 16 hex digits.
 pub fn file_xxh3(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-    let mut file = std::fs::File::open(path)?;
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(format!("{:016x}", hasher.digest()))
+    let (hash, _) = crate::durable::hash_stream(std::fs::File::open(path)?, |_| {})?;
+    Ok(crate::durable::hex_digest(&hash))
 }

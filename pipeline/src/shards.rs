@@ -13,12 +13,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use xxhash_rust::xxh3::Xxh3;
 
+use crate::durable;
 use crate::manifest::{Layout, Manifest, ManifestError, ShardInfo, SplitInfo};
 use crate::megatron::{self, Mapped, MegatronIndex};
 
@@ -479,20 +479,6 @@ impl TokenScan {
     }
 }
 
-/// Reads until `buf` is full or the end of the input.
-fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
-}
-
 impl Verifier<'_> {
     fn problem(&mut self, path: &Path, message: impl Into<String>) {
         self.report.problems.push(Problem {
@@ -528,34 +514,22 @@ impl Verifier<'_> {
             );
             return false;
         }
-        let mut file = match File::open(path) {
-            Ok(f) => f,
+        let hashed = match File::open(path).and_then(|file| {
+            durable::hash_stream(file, |chunk| {
+                if let Some(scan) = scan.as_deref_mut() {
+                    scan.feed(chunk);
+                }
+            })
+        }) {
+            Ok(hashed) => hashed,
             Err(e) => {
                 self.problem(path, format!("cannot be read: {e}"));
                 return false;
             }
         };
-        let mut hasher = Xxh3::new();
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = match read_full(&mut file, &mut buf) {
-                Ok(n) => n,
-                Err(e) => {
-                    self.problem(path, format!("cannot be read: {e}"));
-                    return false;
-                }
-            };
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            if let Some(scan) = scan.as_deref_mut() {
-                scan.feed(&buf[..n]);
-            }
-            self.report.bytes_checked += n as u64;
-        }
+        self.report.bytes_checked += hashed.1;
         self.report.files_checked += 1;
-        let digest = format!("{:016x}", hasher.digest());
+        let digest = durable::hex_digest(&hashed.0);
         if !digest.eq_ignore_ascii_case(xxh3) {
             self.problem(
                 path,
