@@ -2,12 +2,12 @@
 //! into text. The decoded bytes are written exactly as the tokens spell them; nothing is
 //! re-encoded or normalized, so `decode(tokenize(x))` gives back `x` byte for byte.
 
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
+use arcade_pipeline::read::{self, Compression};
 use arcade_tokenizer::{DecodeError, Tokenizer, ENDOFTEXT};
 use clap::ValueEnum;
 use serde::Deserialize;
@@ -110,22 +110,13 @@ fn unescape(s: &str) -> Vec<u8> {
     out
 }
 
-/// Format and compression implied by a file name.
-fn detect(path: &Path) -> (IdsFormat, Compression) {
+/// Format and compression implied by a file name (`None`: the name does not say).
+fn detect(path: &Path) -> (IdsFormat, Option<Compression>) {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
-    let (stem, compression) = if let Some(stem) = name.strip_suffix(".gz") {
-        (stem, Compression::Gzip)
-    } else if let Some(stem) = name
-        .strip_suffix(".zst")
-        .or_else(|| name.strip_suffix(".zstd"))
-    {
-        (stem, Compression::Zstd)
-    } else {
-        (name.as_str(), Compression::Sniff)
-    };
+    let (stem, compression) = Compression::strip_suffix(&name);
     let format = match stem.rsplit_once('.').map(|(_, ext)| ext) {
         Some("bin") => IdsFormat::Bin,
         Some("jsonl" | "json" | "ndjson") => IdsFormat::Jsonl,
@@ -134,56 +125,20 @@ fn detect(path: &Path) -> (IdsFormat, Compression) {
     (format, compression)
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Compression {
-    Gzip,
-    Zstd,
-    /// Not named: text formats are sniffed for a gzip/zstd magic number. Binary ids are never
-    /// sniffed (token 35615 is bytes 1f 8b, the gzip magic).
-    Sniff,
-}
-
+/// The input, decompressed by the pipeline's reader. A compression the name does not give is
+/// sniffed for text formats only: binary ids are never sniffed (token 35615 is bytes 1f 8b, the
+/// gzip magic).
 fn open_input(
     path: Option<&Path>,
     format: IdsFormat,
-    compression: Compression,
-) -> Result<Box<dyn BufRead>> {
-    const BUFFER: usize = 1 << 20;
-    let raw: Box<dyn Read> = match path {
-        None => Box::new(io::stdin()),
-        Some(path) => Box::new(File::open(path).map_err(|err| {
-            if err.kind() == io::ErrorKind::NotFound {
-                anyhow!("{}: no such file (check the path)", path.display())
-            } else {
-                anyhow::Error::new(err).context(format!("cannot open {}", path.display()))
-            }
-        })?),
-    };
-    let mut raw = BufReader::with_capacity(BUFFER, raw);
+    compression: Option<Compression>,
+) -> Result<Box<dyn BufRead + Send>> {
     let compression = match compression {
-        Compression::Sniff if format != IdsFormat::Bin => {
-            let head = raw.fill_buf().unwrap_or(&[]);
-            if head.starts_with(&[0x1f, 0x8b]) {
-                Compression::Gzip
-            } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-                Compression::Zstd
-            } else {
-                Compression::Sniff
-            }
-        }
+        None if format == IdsFormat::Bin => Some(Compression::None),
         other => other,
     };
-    Ok(match compression {
-        Compression::Gzip => Box::new(BufReader::with_capacity(
-            BUFFER,
-            flate2::bufread::MultiGzDecoder::new(raw),
-        )),
-        Compression::Zstd => Box::new(BufReader::with_capacity(
-            BUFFER,
-            zstd::stream::read::Decoder::with_buffer(raw).context("cannot start zstd")?,
-        )),
-        Compression::Sniff => Box::new(raw),
-    })
+    let (stream, _) = read::open_bytes(path.unwrap_or(Path::new("-")), compression)?;
+    Ok(stream)
 }
 
 /// Writes decoded documents and keeps count.
@@ -291,7 +246,7 @@ pub fn run(args: Args) -> Result<()> {
     let display = path.map_or_else(|| "<stdin>".to_string(), |p| p.display().to_string());
     let (detected, compression) = match path {
         Some(p) => detect(p),
-        None => (IdsFormat::Ids, Compression::Sniff),
+        None => (IdsFormat::Ids, None),
     };
     let format = args.format.unwrap_or(detected);
     let eos = tokenizer
@@ -514,22 +469,16 @@ mod tests {
 
     #[test]
     fn detects_formats_from_names() {
-        assert_eq!(
-            detect(Path::new("a/train.bin")),
-            (IdsFormat::Bin, Compression::Sniff)
-        );
+        assert_eq!(detect(Path::new("a/train.bin")), (IdsFormat::Bin, None));
         assert_eq!(
             detect(Path::new("x.jsonl.zst")),
-            (IdsFormat::Jsonl, Compression::Zstd)
+            (IdsFormat::Jsonl, Some(Compression::Zstd))
         );
         assert_eq!(
             detect(Path::new("x.BIN.gz")),
-            (IdsFormat::Bin, Compression::Gzip)
+            (IdsFormat::Bin, Some(Compression::Gzip))
         );
-        assert_eq!(
-            detect(Path::new("ids.txt")),
-            (IdsFormat::Ids, Compression::Sniff)
-        );
+        assert_eq!(detect(Path::new("ids.txt")), (IdsFormat::Ids, None));
     }
 
     #[test]

@@ -86,8 +86,9 @@ impl Compression {
         }
     }
 
-    /// `name` must already be lower-case.
-    fn strip_suffix(name: &str) -> (&str, Option<Compression>) {
+    /// The compression a file name's suffix (`.gz`, `.gzip`, `.zst`, `.zstd`) names, and the name
+    /// without it; `None` when the name does not say. `name` must already be lower-case.
+    pub fn strip_suffix(name: &str) -> (&str, Option<Compression>) {
         for (suffix, compression) in [
             (".gz", Compression::Gzip),
             (".gzip", Compression::Gzip),

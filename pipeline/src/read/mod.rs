@@ -57,6 +57,22 @@ use lines::LineReader;
 use parquet::ParquetReader;
 use text::{TextLinesReader, TextReader};
 
+/// Opens `path` (`-` for stdin) as a buffered stream of decompressed bytes: `compression` as
+/// given, or, when `None`, sniffed from the first bytes. Returns the compression used. For
+/// byte formats other than JSONL and text (whose first bytes can look like a magic number), pass
+/// `Some(Compression::None)` unless the name says otherwise.
+pub fn open_bytes(
+    path: &Path,
+    compression: Option<Compression>,
+) -> Result<(Box<dyn std::io::BufRead + Send>, Compression), ReadError> {
+    let display = if path == Path::new("-") {
+        STDIN_PATH.to_string()
+    } else {
+        path.display().to_string()
+    };
+    source::open_stream(path, &display, compression)
+}
+
 /// The display path used for stdin.
 pub const STDIN_PATH: &str = "<stdin>";
 
