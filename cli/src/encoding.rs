@@ -1,10 +1,12 @@
 //! The tokenizer flags shared by every subcommand that encodes or decodes: which encoding
 //! (built-in or a tiktoken ranks file), its special tokens, and normalization.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
-use arcade_tokenizer::{Normalization, Tokenizer, BUILTIN_ENCODINGS};
+use anyhow::{bail, Result};
+use arcade_pipeline::recipe::{TokenizerError, TokenizerSpec};
+use arcade_tokenizer::{Tokenizer, BUILTIN_ENCODINGS};
 use clap::Args;
 
 #[derive(Args, Debug, Clone)]
@@ -53,41 +55,40 @@ fn parse_special(s: &str) -> Result<(String, u32), String> {
 }
 
 impl EncodingArgs {
-    /// Loads the tokenizer these flags describe.
+    /// Loads the tokenizer these flags describe, through the same [`TokenizerSpec`] a pack
+    /// recipe uses.
     pub fn load(&self) -> Result<Tokenizer> {
-        let tokenizer = match (&self.ranks, &self.pattern) {
-            (Some(ranks), Some(pattern)) => {
-                let bytes = std::fs::read(ranks)
-                    .with_context(|| format!("cannot read ranks file {}", ranks.display()))?;
-                let name = ranks
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "custom".to_string());
-                Tokenizer::from_tiktoken(&name, &bytes, pattern, self.special.iter().cloned())
-                    .with_context(|| {
-                        format!(
-                            "cannot build an encoding from ranks file {}",
-                            ranks.display()
-                        )
-                    })?
+        let mut specials = BTreeMap::new();
+        for (name, id) in &self.special {
+            if specials.insert(name.clone(), *id).is_some() {
+                bail!("--special {name} is given twice");
             }
-            (None, None) => match Tokenizer::builtin(&self.encoding) {
-                Ok(tokenizer) => tokenizer,
-                Err(_) => bail!(
-                    "unknown encoding `{}`; built-in encodings are: {} (for another encoding pass \
-                     --ranks FILE --pattern REGEX)",
-                    self.encoding,
-                    BUILTIN_ENCODINGS.join(", ")
-                ),
-            },
-            // clap's `requires` rules out the other combinations.
-            _ => bail!("--ranks and --pattern must be given together"),
+        }
+        let encoding = match &self.ranks {
+            // A custom encoding goes by its ranks file's name.
+            Some(ranks) => ranks
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "custom".to_string()),
+            None => self.encoding.clone(),
         };
-        Ok(if self.nfc {
-            tokenizer.with_normalization(Normalization::Nfc)
-        } else {
-            tokenizer
-        })
+        let spec = TokenizerSpec {
+            encoding,
+            ranks: self.ranks.clone(),
+            pattern: self.pattern.clone(),
+            specials,
+            nfc: self.nfc,
+        };
+        match spec.load() {
+            Ok(tokenizer) => Ok(tokenizer),
+            Err(TokenizerError::Builtin(_)) => bail!(
+                "unknown encoding `{}`; built-in encodings are: {} (for another encoding pass \
+                 --ranks FILE --pattern REGEX)",
+                self.encoding,
+                BUILTIN_ENCODINGS.join(", ")
+            ),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

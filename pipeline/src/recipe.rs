@@ -115,6 +115,52 @@ impl Default for TokenizerSpec {
     }
 }
 
+/// Why a [`TokenizerSpec`] could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenizerError {
+    #[error("cannot read ranks file {path}: {source}")]
+    RanksFile {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot build an encoding from ranks file {path}: {source}")]
+    Custom {
+        path: String,
+        source: arcade_tokenizer::LoadError,
+    },
+    #[error(transparent)]
+    Builtin(arcade_tokenizer::LoadError),
+    #[error("`ranks` and `pattern` go together")]
+    Incomplete,
+}
+
+impl TokenizerSpec {
+    /// Builds the tokenizer: a built-in encoding by name, or a ranks file with its pattern and
+    /// special tokens (then `encoding` is the name it goes by); NFC applied if asked.
+    pub fn load(&self) -> Result<arcade_tokenizer::Tokenizer, TokenizerError> {
+        use arcade_tokenizer::{Normalization, Tokenizer};
+        let tokenizer = match (&self.ranks, &self.pattern) {
+            (Some(ranks), Some(pattern)) => {
+                let path = ranks.display().to_string();
+                let data = std::fs::read(ranks).map_err(|source| TokenizerError::RanksFile {
+                    path: path.clone(),
+                    source,
+                })?;
+                let specials = self.specials.iter().map(|(name, id)| (name.clone(), *id));
+                Tokenizer::from_tiktoken(&self.encoding, &data, pattern, specials)
+                    .map_err(|source| TokenizerError::Custom { path, source })?
+            }
+            (None, None) => Tokenizer::builtin(&self.encoding).map_err(TokenizerError::Builtin)?,
+            _ => return Err(TokenizerError::Incomplete),
+        };
+        Ok(if self.nfc {
+            tokenizer.with_normalization(Normalization::Nfc)
+        } else {
+            tokenizer
+        })
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SourceSpec {

@@ -106,6 +106,8 @@ pub enum PackError {
     Read(#[from] read::ReadError),
     #[error("tokenizer: {0}")]
     Tokenizer(String),
+    #[error("tokenizer: {0}")]
+    TokenizerSpec(#[from] crate::recipe::TokenizerError),
     #[error("{0} (--strict stops at the first bad record; without it such records are skipped and counted)")]
     Strict(String),
     #[error("{path}: {source}")]
@@ -127,31 +129,6 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> PackError + '_ {
     }
 }
 
-/// Builds the tokenizer a recipe names.
-pub fn recipe_tokenizer(recipe: &Recipe) -> Result<Tokenizer, PackError> {
-    let spec = &recipe.tokenizer;
-    let tok = match (&spec.ranks, &spec.pattern) {
-        (Some(ranks), Some(pattern)) => {
-            let data = fs::read(ranks).map_err(io_err(ranks))?;
-            let specials = spec.specials.iter().map(|(name, id)| (name.clone(), *id));
-            Tokenizer::from_tiktoken(&spec.encoding, &data, pattern, specials)
-        }
-        (None, None) => Tokenizer::builtin(&spec.encoding),
-        _ => {
-            return Err(PackError::Tokenizer(
-                "`ranks` and `pattern` go together".into(),
-            ))
-        }
-    }
-    .map_err(|e| PackError::Tokenizer(e.to_string()))?;
-    let norm = if spec.nfc {
-        Normalization::Nfc
-    } else {
-        Normalization::None
-    };
-    Ok(tok.with_normalization(norm))
-}
-
 /// Runs a recipe to the end and returns the manifest it wrote.
 pub fn pack(
     recipe: &Recipe,
@@ -160,7 +137,7 @@ pub fn pack(
 ) -> Result<Manifest, PackError> {
     recipe.validate()?;
     let out = recipe.output.clone().expect("validated");
-    let tokenizer = recipe_tokenizer(recipe)?;
+    let tokenizer = recipe.tokenizer.load()?;
     let stages = recipe
         .stages
         .iter()
