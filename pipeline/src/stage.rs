@@ -32,12 +32,12 @@ pub enum Verdict {
     Changed {
         rule: String,
     },
-    Drop(Drop),
+    Drop(DropReason),
 }
 
 /// Why a document was dropped.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Drop {
+pub struct DropReason {
     pub rule: String,
     /// What the stage measured, and the limit it compared it with.
     pub value: f64,
@@ -46,7 +46,7 @@ pub struct Drop {
 
 impl Verdict {
     pub fn drop(rule: impl Into<String>, value: f64, threshold: f64) -> Verdict {
-        Verdict::Drop(Drop {
+        Verdict::Drop(DropReason {
             rule: rule.into(),
             value,
             threshold,
@@ -54,7 +54,7 @@ impl Verdict {
     }
 }
 
-impl fmt::Display for Drop {
+impl fmt::Display for DropReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
