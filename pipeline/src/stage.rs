@@ -22,6 +22,33 @@ pub trait Stage: Send + Sync {
     fn name(&self) -> &str;
     /// Looks at (and may change) one document.
     fn apply(&self, doc: &mut Document) -> Verdict;
+    /// Record fields besides the text that this stage reads through [`Document::field`]
+    /// (a code filter's `lang` or `path`, say). Readers extract only the fields some stage asks for.
+    fn fields(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// The extra record fields a list of stages reads, each once, in first-asked order.
+pub fn fields_read_by<'a>(stages: impl IntoIterator<Item = &'a dyn Stage>) -> Vec<String> {
+    let mut fields: Vec<String> = Vec::new();
+    for stage in stages {
+        for field in stage.fields() {
+            if !fields.contains(&field) {
+                fields.push(field);
+            }
+        }
+    }
+    fields
+}
+
+/// Reads a stage's parameters into its config type; the message names the offending key.
+/// Config types use `#[serde(deny_unknown_fields)]` so that a misspelt threshold is an error
+/// instead of a silently ignored default.
+pub fn parse_params<T: serde::de::DeserializeOwned>(params: &toml::Table) -> Result<T, String> {
+    toml::Value::Table(params.clone())
+        .try_into()
+        .map_err(|e: toml::de::Error| e.message().trim().to_string())
 }
 
 /// What a stage decided about a document.
@@ -102,6 +129,8 @@ type Constructor = fn(&toml::Table) -> Result<Box<dyn Stage>, String>;
 /// Maps stage kinds to their constructors.
 pub struct StageRegistry {
     kinds: BTreeMap<&'static str, Constructor>,
+    /// The parameter that a bare value list in a stage-list string fills (`lang:en+de`).
+    shorthands: BTreeMap<&'static str, &'static str>,
 }
 
 impl Default for StageRegistry {
@@ -109,6 +138,7 @@ impl Default for StageRegistry {
     fn default() -> Self {
         let mut registry = StageRegistry {
             kinds: BTreeMap::new(),
+            shorthands: BTreeMap::new(),
         };
         registry.register("length", LengthFilter::from_params);
         registry
@@ -118,6 +148,57 @@ impl Default for StageRegistry {
 impl StageRegistry {
     pub fn register(&mut self, kind: &'static str, constructor: Constructor) {
         self.kinds.insert(kind, constructor);
+    }
+
+    /// Lets `kind:a+b` in a stage-list string stand for `param = ["a", "b"]`.
+    pub fn register_shorthand(&mut self, kind: &'static str, param: &'static str) {
+        self.shorthands.insert(kind, param);
+    }
+
+    /// The registered kinds, sorted.
+    pub fn kinds(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.kinds.keys().copied()
+    }
+
+    /// Parses a command-line stage list: stages separated by commas, each `kind` followed by
+    /// optional `:`-separated parameters, either `key=value` (the value read as TOML when it
+    /// parses, as a string otherwise; `a+b` gives a list) or, for kinds with a shorthand, a bare
+    /// `a+b` list. Example: `gopher-quality,lang:en+de:min_score=0.7,length:min_chars=200`.
+    pub fn parse_list(&self, list: &str) -> Result<Vec<StageSpec>, StageError> {
+        let mut specs = Vec::new();
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let mut parts = item.split(':');
+            let kind = parts.next().unwrap_or_default().to_string();
+            if !self.kinds.contains_key(kind.as_str()) {
+                return Err(StageError::UnknownKind {
+                    kind,
+                    known: self.kinds().collect::<Vec<_>>().join(", "),
+                });
+            }
+            let mut params = toml::Table::new();
+            for part in parts {
+                let (key, value) = match part.split_once('=') {
+                    Some((key, value)) => (key.trim().to_string(), value.trim()),
+                    None => match self.shorthands.get(kind.as_str()) {
+                        Some(key) => (key.to_string(), part.trim()),
+                        None => {
+                            return Err(StageError::Invalid {
+                                kind,
+                                message: format!("{part:?} is not key=value"),
+                            })
+                        }
+                    },
+                };
+                let list_param = self.shorthands.get(kind.as_str()) == Some(&key.as_str());
+                params.insert(key, list_value(value, list_param));
+            }
+            specs.push(StageSpec {
+                kind,
+                sources: None,
+                params,
+            });
+        }
+        Ok(specs)
     }
 
     pub fn build(&self, spec: &StageSpec) -> Result<ConfiguredStage, StageError> {
@@ -139,6 +220,23 @@ impl StageRegistry {
     }
 }
 
+/// A stage-list value: `a+b` (or any value of a list parameter) is a list, otherwise TOML
+/// (`0.5`, `true`, `"x"`) when it parses, else a plain string.
+fn list_value(value: &str, list_param: bool) -> toml::Value {
+    let scalar = |v: &str| {
+        format!("v = {v}")
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(v.to_string()))
+    };
+    if list_param || value.contains('+') {
+        toml::Value::Array(value.split('+').map(|v| scalar(v.trim())).collect())
+    } else {
+        scalar(value)
+    }
+}
+
 /// Drops documents shorter or longer than a number of characters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -155,9 +253,7 @@ fn usize_max() -> usize {
 
 impl LengthFilter {
     fn from_params(params: &toml::Table) -> Result<Box<dyn Stage>, String> {
-        let filter: LengthFilter = toml::Value::Table(params.clone())
-            .try_into()
-            .map_err(|e: toml::de::Error| e.message().to_string())?;
+        let filter: LengthFilter = parse_params(params)?;
         if filter.min_chars > filter.max_chars {
             return Err(format!(
                 "min_chars {} is above max_chars {}",

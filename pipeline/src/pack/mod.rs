@@ -629,11 +629,18 @@ impl<'a> Run<'a> {
     ) -> Result<(), PackError> {
         let spec = &self.recipe.sources[s];
         let path = &self.inputs.files[s][f];
+        let stages: Vec<&ConfiguredStage> = self
+            .stages
+            .iter()
+            .filter(|st| st.applies_to(&spec.name))
+            .collect();
         let read_options = ReadOptions {
             format: spec.format,
             field: spec.field.clone(),
             id_field: spec.id_field.clone(),
             lossy_utf8: self.recipe.lossy_utf8,
+            extra_fields: crate::stage::fields_read_by(stages.iter().map(|st| &*st.stage)),
+            keep_record: false,
         };
         let reader = match read::open(path, &read_options) {
             Ok(r) => r,
@@ -647,11 +654,6 @@ impl<'a> Run<'a> {
                 return self.absorb(s, f, outcome);
             }
         };
-        let stages: Vec<&ConfiguredStage> = self
-            .stages
-            .iter()
-            .filter(|st| st.applies_to(&spec.name))
-            .collect();
         let seed = self.recipe.seed;
         let (tokenizer, eos, bos, weight) = (self.tokenizer, self.eos, self.bos, spec.weight);
         let config = BatchConfig {

@@ -5,6 +5,7 @@
 //! wanted strings are decoded into owned `String`s.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserializer;
@@ -63,6 +64,8 @@ struct Wanted {
 pub(crate) struct Extracted {
     pub text: String,
     pub id: Option<String>,
+    /// The extra fields the record has as strings or numbers.
+    pub extra: Vec<(Arc<str>, String)>,
 }
 
 /// Extracts the configured text and id fields from JSON lines, reusing its state across lines.
@@ -71,6 +74,7 @@ pub(crate) struct JsonFields {
     tree: Node,
     text: Wanted,
     id: Option<Wanted>,
+    extra: Vec<(Arc<str>, Wanted)>,
     found: Vec<Found>,
 }
 
@@ -78,7 +82,7 @@ impl JsonFields {
     /// `field` and `id_field` are dotted paths (`meta.body`). A name containing dots is first
     /// looked up as a literal key, since some datasets do have keys like `"meta.body"`; the
     /// nested path is used when that key is absent.
-    pub fn new(field: &str, id_field: Option<&str>) -> Self {
+    pub fn new(field: &str, id_field: Option<&str>, extra_fields: &[String]) -> Self {
         let mut tree = Node::default();
         let mut next_slot = 0;
         let mut want = |name: &str| {
@@ -94,11 +98,16 @@ impl JsonFields {
         };
         let text = want(field);
         let id = id_field.map(&mut want);
+        let extra = extra_fields
+            .iter()
+            .map(|name| (Arc::from(name.as_str()), want(name)))
+            .collect();
         let found = (0..next_slot).map(|_| Found::Missing).collect();
         Self {
             tree,
             text,
             id,
+            extra,
             found,
         }
     }
@@ -124,6 +133,14 @@ impl JsonFields {
             .id
             .as_ref()
             .map(|wanted| (wanted, first_found(&self.found, &wanted.slots).clone()));
+        let extra = self
+            .extra
+            .iter()
+            .filter_map(|(name, wanted)| match first_found(&self.found, &wanted.slots) {
+                Found::Str(v) | Found::Number(v) => Some((name.clone(), v.clone())),
+                Found::Missing | Found::Other(_) => None,
+            })
+            .collect();
         let text = match take(&mut self.found, &self.text.slots) {
             Found::Str(text) => text,
             Found::Missing => return Err(RecordErrorKind::MissingField(self.text.name.clone())),
@@ -140,7 +157,7 @@ impl JsonFields {
                 return Err(wrong_type(wanted, found, "a string or number"))
             }
         };
-        Ok(Extracted { text, id })
+        Ok(Extracted { text, id, extra })
     }
 
     fn parse(&mut self, json: &str) -> Result<(), serde_json::Error> {
@@ -407,7 +424,7 @@ mod tests {
     use super::*;
 
     fn extract(field: &str, id: Option<&str>, json: &str) -> Result<Extracted, RecordErrorKind> {
-        JsonFields::new(field, id).extract(json, false)
+        JsonFields::new(field, id, &[]).extract(json, false)
     }
 
     #[test]
@@ -477,7 +494,7 @@ mod tests {
 
     #[test]
     fn state_does_not_leak_between_records() {
-        let mut fields = JsonFields::new("text", None);
+        let mut fields = JsonFields::new("text", None, &[]);
         assert_eq!(fields.extract(r#"{"text": "a"}"#, false).unwrap().text, "a");
         assert!(matches!(
             fields.extract(r#"{"other": "b"}"#, false),
@@ -488,7 +505,7 @@ mod tests {
     #[test]
     fn lone_surrogates_are_replaced_only_when_lossy() {
         let json = r#"{"text": "a\ud83d b \udc00 c \ud83d\ude00 \\ud800"}"#;
-        let mut fields = JsonFields::new("text", None);
+        let mut fields = JsonFields::new("text", None, &[]);
         assert!(matches!(
             fields.extract(json, false),
             Err(RecordErrorKind::MalformedJson { .. })

@@ -13,22 +13,22 @@ pub(crate) struct JsonlReader {
     path: Arc<str>,
     fields: JsonFields,
     lossy_utf8: bool,
+    keep_record: bool,
     blank_lines: u64,
 }
 
 impl JsonlReader {
-    pub fn new(
-        lines: LineReader,
-        path: Arc<str>,
-        field: &str,
-        id_field: Option<&str>,
-        lossy_utf8: bool,
-    ) -> Self {
+    pub fn new(lines: LineReader, path: Arc<str>, options: &super::ReadOptions) -> Self {
         Self {
             lines,
             path,
-            fields: JsonFields::new(field, id_field),
-            lossy_utf8,
+            fields: JsonFields::new(
+                &options.field,
+                options.id_field.as_deref(),
+                &options.extra_fields,
+            ),
+            lossy_utf8: options.lossy_utf8,
+            keep_record: options.keep_record,
             blank_lines: 0,
         }
     }
@@ -59,12 +59,21 @@ impl Iterator for JsonlReader {
                 self.blank_lines += 1;
                 continue;
             }
-            let parsed = parse_line(line.bytes, line.skipped, &mut self.fields, self.lossy_utf8);
+            let parsed = parse_line(
+                line.bytes,
+                line.skipped,
+                &mut self.fields,
+                self.lossy_utf8,
+                self.keep_record,
+            );
             return Some(match parsed {
-                Ok(fields) => Ok(Document {
+                Ok((fields, record)) => Ok(Document {
                     text: fields.text,
                     id: fields.id,
                     location: location(line.number),
+                    fields: fields.extra,
+                    record,
+                    lang: None,
                 }),
                 Err(kind) => Err(RecordError {
                     location: location(line.number),
@@ -80,7 +89,8 @@ fn parse_line(
     skipped: u64,
     fields: &mut JsonFields,
     lossy: bool,
-) -> Result<super::json_fields::Extracted, RecordErrorKind> {
+    keep_record: bool,
+) -> Result<(super::json_fields::Extracted, Option<Box<str>>), RecordErrorKind> {
     // Validating the whole line up front (std's check is several GB/s on ASCII) gives one
     // precise error for bad bytes anywhere in the record, and lets serde_json parse from &str,
     // which skips its own per-string UTF-8 checks.
@@ -93,5 +103,7 @@ fn parse_line(
             })
         }
     };
-    fields.extract(&json, lossy)
+    let extracted = fields.extract(&json, lossy)?;
+    let record = keep_record.then(|| Box::from(json.trim()));
+    Ok((extracted, record))
 }

@@ -22,6 +22,12 @@ pub struct Location {
     pub unit: RecordUnit,
 }
 
+impl Default for Location {
+    fn default() -> Self {
+        Self::new("".into(), 0, RecordUnit::File)
+    }
+}
+
 impl Location {
     pub fn new(path: Arc<str>, record: u64, unit: RecordUnit) -> Self {
         Self { path, record, unit }
@@ -40,11 +46,47 @@ impl fmt::Display for Location {
 }
 
 /// One document ready for the next pipeline stage.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Document {
     pub text: String,
     /// The value of `ReadOptions::id_field` (numbers converted to their decimal text); `None`
     /// when no id field was asked for.
     pub id: Option<String>,
     pub location: Location,
+    /// The values of `ReadOptions::extra_fields` that the record has (strings, and numbers as
+    /// their decimal text), in the order asked for. Stages read them with [`Document::field`].
+    pub fields: Vec<(Arc<str>, String)>,
+    /// The whole record as one JSON object (`ReadOptions::keep_record`), for writers that pass
+    /// every input field through.
+    pub record: Option<Box<str>>,
+    /// Set by a language-identification stage.
+    pub lang: Option<LangLabel>,
+}
+
+impl Document {
+    /// A document with only text and location (no id, fields, record or label).
+    pub fn new(text: String, location: Location) -> Self {
+        Self {
+            text,
+            location,
+            ..Self::default()
+        }
+    }
+
+    /// The value of an extra field of the record, when the reader was asked for it and the
+    /// record has it as a string or number.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| &**k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A document's language as identified by a stage: an ISO 639-1 code where one exists (`en`),
+/// otherwise ISO 639-3, and the identifier's confidence in 0..=1.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LangLabel {
+    pub code: &'static str,
+    pub score: f64,
 }

@@ -50,7 +50,7 @@ use std::sync::Arc;
 pub use error::{ReadError, RecordError, RecordErrorKind};
 pub use format::{Compression, InputFormat};
 pub use inputs::expand_inputs;
-pub use location::{Document, Location, RecordUnit};
+pub use location::{Document, LangLabel, Location, RecordUnit};
 
 use jsonl::JsonlReader;
 use lines::LineReader;
@@ -90,6 +90,12 @@ pub struct ReadOptions {
     /// Replace invalid UTF-8 (and, in JSON, escaped lone surrogates) with U+FFFD instead of
     /// reporting [`RecordErrorKind::InvalidUtf8`] / [`RecordErrorKind::MalformedJson`].
     pub lossy_utf8: bool,
+    /// Further fields / columns to copy into [`Document::fields`] (dotted like `field`) when a
+    /// record has them as a string or number. A record without one is not an error.
+    pub extra_fields: Vec<String>,
+    /// Keep each whole record as JSON in [`Document::record`] (Parquet rows are converted), for
+    /// writers that pass every input field through. Costs a copy of every record.
+    pub keep_record: bool,
 }
 
 impl Default for ReadOptions {
@@ -99,6 +105,8 @@ impl Default for ReadOptions {
             field: "text".to_string(),
             id_field: None,
             lossy_utf8: false,
+            extra_fields: Vec::new(),
+            keep_record: false,
         }
     }
 }
@@ -120,7 +128,6 @@ pub fn open(path: &Path, options: &ReadOptions) -> Result<DocumentReader, ReadEr
         InputFormat::detect(path)
     };
     let format = options.format.unwrap_or(detected);
-    let id_field = options.id_field.as_deref();
     let lossy = options.lossy_utf8;
 
     if format == InputFormat::Parquet {
@@ -133,7 +140,7 @@ pub fn open(path: &Path, options: &ReadOptions) -> Result<DocumentReader, ReadEr
                 compression,
             });
         }
-        let reader = ParquetReader::open(path, display.clone(), &options.field, id_field, lossy)?;
+        let reader = ParquetReader::open(path, display.clone(), options)?;
         return Ok(DocumentReader {
             inner: Inner::Parquet(Box::new(reader)),
             format,
@@ -147,9 +154,7 @@ pub fn open(path: &Path, options: &ReadOptions) -> Result<DocumentReader, ReadEr
         InputFormat::Jsonl => Inner::Jsonl(JsonlReader::new(
             LineReader::new(stream, compression),
             display.clone(),
-            &options.field,
-            id_field,
-            lossy,
+            options,
         )),
         InputFormat::TextLines => Inner::Lines(TextLinesReader::new(
             LineReader::new(stream, compression),

@@ -196,6 +196,10 @@ impl CellReader {
 struct CurrentBatch {
     text: CellReader,
     id: Option<CellReader>,
+    extra: Vec<(Arc<str>, CellReader)>,
+    /// With `keep_record`: the batch's rows as JSON objects, one per line, and where each
+    /// line starts.
+    records: Option<(String, Vec<usize>)>,
     rows: usize,
     next: usize,
 }
@@ -205,7 +209,10 @@ pub(crate) struct ParquetReader {
     path: Arc<str>,
     text: ColumnPath,
     id: Option<ColumnPath>,
+    /// Extra columns present in the file with a usable type; others are left out.
+    extra: Vec<(Arc<str>, ColumnPath)>,
     lossy_utf8: bool,
+    keep_record: bool,
     current: Option<CurrentBatch>,
     /// Rows handed out so far (the next row's 1-based number is this + 1).
     rows_done: u64,
@@ -216,10 +223,10 @@ impl ParquetReader {
     pub fn open(
         path: &Path,
         display: Arc<str>,
-        field: &str,
-        id_field: Option<&str>,
-        lossy_utf8: bool,
+        options: &super::ReadOptions,
     ) -> Result<Self, ReadError> {
+        let field = options.field.as_str();
+        let id_field = options.id_field.as_deref();
         let file = open_file(path, &display)?;
         let invalid = |err: parquet::errors::ParquetError| ReadError::InvalidParquet {
             path: display.to_string(),
@@ -231,15 +238,26 @@ impl ParquetReader {
         let id = id_field
             .map(|id_field| ColumnPath::resolve(&fields, id_field, Role::Id, &display))
             .transpose()?;
+        let extra: Vec<(Arc<str>, ColumnPath)> = options
+            .extra_fields
+            .iter()
+            .filter_map(|name| {
+                let column = ColumnPath::resolve(&fields, name, Role::Id, &display).ok()?;
+                Some((Arc::from(name.as_str()), column))
+            })
+            .collect();
 
-        // Project the leaf columns under the wanted paths, so other columns are never read.
+        // Project the leaf columns under the wanted paths, so other columns are never read
+        // (unless the whole record is wanted).
         let schema = builder.parquet_schema();
         let wanted: Vec<usize> = (0..schema.num_columns())
             .filter(|&leaf| {
                 let leaf_path = schema.column(leaf).path().parts().to_vec();
-                std::iter::once(&text)
-                    .chain(id.as_ref())
-                    .any(|c| leaf_path.starts_with(&c.parts))
+                options.keep_record
+                    || std::iter::once(&text)
+                        .chain(id.as_ref())
+                        .chain(extra.iter().map(|(_, c)| c))
+                        .any(|c| leaf_path.starts_with(&c.parts))
             })
             .collect();
         let mask = ProjectionMask::leaves(schema, wanted);
@@ -253,7 +271,9 @@ impl ParquetReader {
             path: display,
             text,
             id,
-            lossy_utf8,
+            extra,
+            lossy_utf8: options.lossy_utf8,
+            keep_record: options.keep_record,
             current: None,
             rows_done: 0,
             finished: false,
@@ -280,9 +300,20 @@ impl ParquetReader {
                 Some(id) => Some(id.column(&batch).ok_or_else(missing)?),
                 None => None,
             };
+            let mut extra = Vec::with_capacity(self.extra.len());
+            for (name, column) in &self.extra {
+                extra.push((name.clone(), column.column(&batch).ok_or_else(missing)?));
+            }
+            let records = if self.keep_record {
+                Some(batch_as_json_lines(&batch)?)
+            } else {
+                None
+            };
             self.current = Some(CurrentBatch {
                 text,
                 id,
+                extra,
+                records,
                 rows: batch.num_rows(),
                 next: 0,
             });
@@ -328,8 +359,58 @@ impl Iterator for ParquetReader {
         };
         let result = text.and_then(|text| Ok((text, id.transpose()?)));
         Some(match result {
-            Ok((text, id)) => Ok(Document { text, id, location }),
+            Ok((text, id)) => {
+                let fields = batch
+                    .extra
+                    .iter()
+                    .filter_map(|(name, cells)| {
+                        let value = cells.string(row, name, Role::Id, lossy).ok()?;
+                        Some((name.clone(), value))
+                    })
+                    .collect();
+                let record = batch.records.as_ref().map(|(json, starts)| {
+                    let end = starts.get(row + 1).map_or(json.len(), |&next| next - 1);
+                    Box::from(&json[starts[row]..end])
+                });
+                Ok(Document {
+                    text,
+                    id,
+                    location,
+                    fields,
+                    record,
+                    lang: None,
+                })
+            }
             Err(kind) => Err(RecordError { location, kind }),
         })
     }
+}
+
+/// Every row of `batch` as a JSON object, one per line (JSON escapes newlines inside strings, so
+/// lines are rows), with the byte offset at which each line starts.
+fn batch_as_json_lines(batch: &RecordBatch) -> Result<(String, Vec<usize>), RecordErrorKind> {
+    let mut out = Vec::new();
+    {
+        let mut writer = arrow_json::LineDelimitedWriter::new(&mut out);
+        writer
+            .write(batch)
+            .and_then(|()| writer.finish())
+            .map_err(|err| RecordErrorKind::Parquet(format!("cannot convert a row to JSON: {err}")))?;
+    }
+    let json = String::from_utf8(out)
+        .map_err(|_| RecordErrorKind::Parquet("a row converted to invalid UTF-8 JSON".into()))?;
+    let mut starts = Vec::with_capacity(batch.num_rows());
+    let mut at = 0;
+    for line in json.split_inclusive('\n') {
+        starts.push(at);
+        at += line.len();
+    }
+    if starts.len() != batch.num_rows() {
+        return Err(RecordErrorKind::Parquet(format!(
+            "{} rows converted to {} JSON lines",
+            batch.num_rows(),
+            starts.len()
+        )));
+    }
+    Ok((json, starts))
 }

@@ -50,11 +50,7 @@ impl Iterator for TextReader {
             Err(err) => Err(RecordErrorKind::from_stream_error(err, self.compression)),
         };
         Some(match decoded {
-            Ok(text) => Ok(Document {
-                text,
-                id: None,
-                location,
-            }),
+            Ok(text) => Ok(Document::new(text, location)),
             Err(kind) => Err(RecordError { location, kind }),
         })
     }
@@ -85,11 +81,7 @@ impl Iterator for TextLinesReader {
         let location = |record| Location::new(self.path.clone(), record, RecordUnit::Line);
         Some(match self.lines.next_line()? {
             Ok(line) => match decode_utf8_slice(line.bytes, self.lossy_utf8, line.skipped) {
-                Ok(text) => Ok(Document {
-                    text,
-                    id: None,
-                    location: location(line.number),
-                }),
+                Ok(text) => Ok(Document::new(text, location(line.number))),
                 Err(kind) => Err(RecordError {
                     location: location(line.number),
                     kind,

@@ -1,0 +1,5 @@
+//! (being written)
+
+use arcade_pipeline::stage::StageRegistry;
+
+pub(crate) fn register(_registry: &mut StageRegistry) {}
