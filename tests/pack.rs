@@ -288,7 +288,23 @@ fn resume_after_a_crash_gives_the_same_bytes() {
     let tmp = tempfile::tempdir().unwrap();
     let (whole, resumed) = (tmp.path().join("whole"), tmp.path().join("resumed"));
     let recipe = "fixtures/recipe.toml";
-    arcade(&["pack", "-q", "-r", recipe, "-o", whole.to_str().unwrap()]).ok();
+    // The dropped documents (with their reasons) are part of the output that must resume.
+    let (whole_dropped, resumed_dropped) = (tmp.path().join("wd"), tmp.path().join("rd"));
+    let (wd, rd) = (
+        whole_dropped.to_str().unwrap(),
+        resumed_dropped.to_str().unwrap(),
+    );
+    arcade(&[
+        "pack",
+        "-q",
+        "-r",
+        recipe,
+        "-o",
+        whole.to_str().unwrap(),
+        "--dropped",
+        wd,
+    ])
+    .ok();
 
     let r = resumed.to_str().unwrap();
     let crashed = arcade_env(
@@ -300,6 +316,8 @@ fn resume_after_a_crash_gives_the_same_bytes() {
             recipe,
             "-o",
             r,
+            "--dropped",
+            rd,
             "--checkpoint-every",
             "0",
             "--batch-bytes",
@@ -332,12 +350,77 @@ fn resume_after_a_crash_gives_the_same_bytes() {
         cp["phase"]
     );
 
-    let refused = arcade(&["pack", "-q", "-r", recipe, "-o", r]);
+    let refused = arcade(&["pack", "-q", "-r", recipe, "-o", r, "--dropped", rd]);
     assert!(!refused.success());
     assert_contains(&refused.stderr, &["--resume"]);
 
-    arcade(&["pack", "-q", "-r", recipe, "-o", r, "--resume"]).ok();
+    arcade(&[
+        "pack",
+        "-q",
+        "-r",
+        recipe,
+        "-o",
+        r,
+        "--dropped",
+        rd,
+        "--resume",
+    ])
+    .ok();
+    // The manifests name their own --dropped paths; everything else must be identical.
+    let strip_dropped = |dir: &Path| {
+        let path = dir.join("manifest.json");
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let f = v["dropped_file"].take();
+        v["recipe"]["dropped"] = serde_json::Value::Null;
+        std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+        f
+    };
+    let (fw, fr) = (strip_dropped(&whole), strip_dropped(&resumed));
+    assert_eq!(fw["xxh3"], fr["xxh3"], "dropped files differ");
     assert_same_output(&whole, &resumed, "resumed after abort");
+    let a = std::fs::read(whole_dropped.join("dropped.jsonl.zst")).unwrap();
+    let b = std::fs::read(resumed_dropped.join("dropped.jsonl.zst")).unwrap();
+    assert!(
+        a == b,
+        "the resumed dropped file differs from the uninterrupted one"
+    );
+    assert_eq!(
+        fw["xxh3"].as_str().unwrap(),
+        file_xxh3(&whole_dropped.join("dropped.jsonl.zst")).unwrap()
+    );
+
+    // Every document a stage dropped is in the file, with its reason; weight draws are not.
+    let m = Manifest::read(&whole).unwrap();
+    let lines = zstd::decode_all(&a[..]).unwrap();
+    let records: Vec<serde_json::Value> = lines
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    let judged: u64 = m
+        .totals
+        .dropped_by
+        .iter()
+        .filter(|(k, _)| !k.starts_with("mix:"))
+        .map(|(_, v)| v)
+        .sum();
+    assert!(judged > 0, "the recipe's stages should drop something");
+    assert_eq!(records.len() as u64, judged);
+    for r in &records {
+        let a = &r["arcade"];
+        let key = format!(
+            "{}:{}",
+            a["stage"].as_str().unwrap(),
+            a["rule"].as_str().unwrap()
+        );
+        assert!(
+            m.totals.dropped_by.contains_key(&key) || key == "empty:no_text",
+            "{key}"
+        );
+        assert!(a["location"].as_str().unwrap().starts_with("fixtures/"));
+        assert!(r["text"].is_string() || r["content"].is_string(), "{r}");
+    }
 }
 
 #[test]

@@ -6,6 +6,7 @@
 
 mod decode;
 mod encoding;
+mod filter;
 mod inspect;
 mod merge;
 mod output;
@@ -43,6 +44,9 @@ enum Command {
     /// Pack corpora into fixed-length, shuffled training shards (recipe or flags)
     #[command(after_long_help = pack::AFTER_HELP)]
     Pack(pack::Args),
+    /// Run quality, language and code filters; write kept and dropped records with reasons
+    #[command(after_long_help = filter::AFTER_HELP)]
+    Filter(filter::Args),
     /// Show what an output directory or megatron dataset holds; --verify checks it
     #[command(after_long_help = inspect::AFTER_HELP)]
     Inspect(inspect::Args),
@@ -57,6 +61,7 @@ fn main() -> ExitCode {
         Command::Tokenize(args) => tokenize::run(args),
         Command::Decode(args) => decode::run(args),
         Command::Pack(args) => pack::run(args),
+        Command::Filter(args) => filter::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Merge(args) => merge::run(args),
     };

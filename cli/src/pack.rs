@@ -8,7 +8,6 @@ use anyhow::{bail, Context, Result};
 use arcade_pipeline::manifest::{Layout, Manifest, PartialRow};
 use arcade_pipeline::pack::{self, PackOptions, Progress};
 use arcade_pipeline::recipe::{self, OutputFormat, Recipe, SourceSpec, Validation};
-use arcade_pipeline::stage::StageRegistry;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::summary::{self, Summary};
@@ -74,6 +73,13 @@ pub struct Args {
     /// Replace invalid UTF-8 with U+FFFD instead of counting the record as malformed.
     #[arg(long)]
     lossy: bool,
+    /// Write the documents that stages drop, with their reasons, to DIR/dropped.jsonl.zst.
+    #[arg(long, value_name = "DIR")]
+    dropped: Option<PathBuf>,
+    /// Stages to run (replaces the recipe's [[stage]] tables), e.g.
+    /// `lang:en+de,gopher-repetition,gopher-quality,c4,fineweb-quality`; see `arcade filter --help`.
+    #[arg(long, short = 's')]
+    stages: Option<String>,
     /// Continue an interrupted run in the output directory.
     #[arg(long, conflicts_with = "overwrite")]
     resume: bool,
@@ -135,7 +141,7 @@ pub fn run(args: Args) -> Result<()> {
         stop: Some(&STOP),
         batch_bytes: args.batch_bytes.max(1),
     };
-    let result = pack::pack(&recipe, &StageRegistry::default(), &options);
+    let result = pack::pack(&recipe, &arcade_filters::registry(), &options);
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -207,6 +213,14 @@ fn build_recipe(args: &Args) -> Result<Recipe> {
     recipe.tokenizer.nfc |= args.nfc;
     recipe.strict |= args.strict;
     recipe.lossy_utf8 |= args.lossy;
+    if let Some(dir) = &args.dropped {
+        recipe.dropped = Some(dir.clone());
+    }
+    if let Some(list) = &args.stages {
+        recipe.stages = arcade_filters::registry()
+            .parse_list(list)
+            .context("--stages")?;
+    }
 
     Ok(recipe)
 }
@@ -225,7 +239,7 @@ fn parse_validation(v: &str) -> Result<Validation> {
     }
 }
 
-fn progress_bar(quiet: bool) -> Option<ProgressBar> {
+pub(crate) fn progress_bar(quiet: bool) -> Option<ProgressBar> {
     use std::io::IsTerminal;
     if quiet || !std::io::stderr().is_terminal() {
         return None;
@@ -253,6 +267,21 @@ fn print_summary(m: &Manifest, elapsed: Duration) {
     s.row("malformed", summary::thousands(t.malformed));
     for (k, v) in &t.malformed_by {
         s.sub_row(k.clone(), summary::thousands(*v));
+    }
+    let mut changed = std::collections::BTreeMap::<&str, u64>::new();
+    for src in &m.sources {
+        for (k, v) in &src.changed_by {
+            *changed.entry(k).or_default() += v;
+        }
+    }
+    if !changed.is_empty() {
+        s.row("changed by stages", "");
+        for (k, v) in changed {
+            s.sub_row(k, summary::thousands(v));
+        }
+    }
+    if let Some(f) = &m.dropped_file {
+        s.text_row("dropped documents", f.file.clone());
     }
     for src in &m.sources {
         s.row(

@@ -682,6 +682,7 @@ pub fn run(args: Args) -> Result<()> {
         field: args.field.clone(),
         id_field: args.id_field.clone(),
         lossy_utf8: args.lossy,
+        ..ReadOptions::default()
     };
     let lines = args.lines;
     let quiet = args.quiet;

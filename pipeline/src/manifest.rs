@@ -33,6 +33,9 @@ pub struct Manifest {
     pub splits: BTreeMap<String, SplitInfo>,
     pub sources: Vec<SourceStats>,
     pub totals: DocCounts,
+    /// `--dropped DIR`: the dropped documents with their reasons (path as given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropped_file: Option<FileInfo>,
     /// The recipe as run, after command-line overrides.
     pub recipe: serde_json::Value,
 }
@@ -140,8 +143,15 @@ pub struct SourceStats {
     pub weight: f64,
     pub files: Vec<String>,
     pub documents: DocCounts,
-    /// Kept documents that a stage changed, by `stage:rule`.
+    /// Documents (kept or dropped later) that a stage changed, by `stage:rule`.
     pub changed_by: BTreeMap<String, u64>,
+    /// Text bytes those changes removed (negative: added), by the `stage:rule` of each
+    /// document's first change.
+    #[serde(default)]
+    pub changed_bytes_by: BTreeMap<String, i64>,
+    /// Packed documents by language label, when a language stage ran.
+    #[serde(default)]
+    pub packed_by_lang: BTreeMap<String, u64>,
     /// Bytes of text of the packed documents.
     pub text_bytes: u64,
     /// Tokens of the packed documents, each once, EOS (and BOS) included.

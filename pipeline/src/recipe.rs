@@ -57,6 +57,10 @@ pub struct Recipe {
     /// Replace invalid UTF-8 with U+FFFD instead of counting the record as malformed.
     #[serde(default)]
     pub lossy_utf8: bool,
+    /// Write the documents that stages drop, with every input field and the reason, to
+    /// `DIR/dropped.jsonl.zst` (see `arcade_pipeline::audit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<PathBuf>,
     #[serde(default)]
     pub tokenizer: TokenizerSpec,
     #[serde(default, rename = "source")]

@@ -280,3 +280,55 @@ impl Stage for LengthFilter {
         }
     }
 }
+
+/// What a list of stages decided about one document.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Kept; `changed` lists the `stage:rule` of every stage that changed the text.
+    Kept { changed: Vec<String> },
+    /// Dropped by `stage`; stages before it may have changed the text.
+    Dropped {
+        stage: String,
+        reason: DropReason,
+        changed: Vec<String>,
+    },
+}
+
+impl Decision {
+    /// The `stage:rule` key under which a drop is counted.
+    pub fn drop_key(&self) -> Option<String> {
+        match self {
+            Decision::Kept { .. } => None,
+            Decision::Dropped { stage, reason, .. } => Some(format!("{stage}:{}", reason.rule)),
+        }
+    }
+
+    pub fn changed(&self) -> &[String] {
+        match self {
+            Decision::Kept { changed } | Decision::Dropped { changed, .. } => changed,
+        }
+    }
+}
+
+/// Runs `stages` in order over `doc` until one drops it. The one place where verdicts become
+/// decisions, shared by `arcade pack` and `arcade filter`.
+pub fn run_stages<'a>(
+    stages: impl IntoIterator<Item = &'a dyn Stage>,
+    doc: &mut Document,
+) -> Decision {
+    let mut changed = Vec::new();
+    for stage in stages {
+        match stage.apply(doc) {
+            Verdict::Keep => {}
+            Verdict::Changed { rule } => changed.push(format!("{}:{rule}", stage.name())),
+            Verdict::Drop(reason) => {
+                return Decision::Dropped {
+                    stage: stage.name().to_string(),
+                    reason,
+                    changed,
+                }
+            }
+        }
+    }
+    Decision::Kept { changed }
+}

@@ -885,3 +885,64 @@ fn expand_skips_hidden_files_and_directories_but_takes_odd_literal_names() {
         [PathBuf::from(literal)]
     );
 }
+
+// Extra fields and whole records (for stages that read more than the text, and for writers
+// that pass every input field through)
+
+#[test]
+fn jsonl_extra_fields_and_records_match_an_independent_parse() {
+    let wanted = ReadOptions {
+        field: "content".into(),
+        extra_fields: vec!["lang".into(), "size".into(), "no_such_field".into()],
+        keep_record: true,
+        ..ReadOptions::default()
+    };
+    let docs = docs("code/code_permissive.jsonl", &wanted);
+    let raw = std::fs::read_to_string(fixture("code/code_permissive.jsonl")).unwrap();
+    let lines: Vec<&str> = raw.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(docs.len(), lines.len());
+    for (doc, line) in docs.iter().zip(&lines) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(doc.field("lang"), v["lang"].as_str());
+        // Numbers come as their decimal text.
+        assert_eq!(doc.field("size"), Some(v["size"].to_string().as_str()));
+        assert_eq!(doc.field("no_such_field"), None);
+        assert_eq!(doc.record.as_deref(), Some(line.trim()));
+    }
+    // Without asking, nothing extra is kept.
+    let plain = docs_first("code/code_permissive.jsonl", &options("content"));
+    assert!(plain.fields.is_empty() && plain.record.is_none());
+}
+
+fn docs_first(rel: &str, options: &ReadOptions) -> Document {
+    docs(rel, options).into_iter().next().unwrap()
+}
+
+#[test]
+fn parquet_extra_columns_and_rows_as_json() {
+    let wanted = ReadOptions {
+        field: "content".into(),
+        id_field: Some("hexsha".into()),
+        extra_fields: vec!["lang".into(), "size".into(), "missing_column".into()],
+        keep_record: true,
+        ..ReadOptions::default()
+    };
+    let rich = docs("code/code_subset.parquet", &wanted);
+    let reference = docs("code/code_subset.parquet", &with_id("content", "hexsha"));
+    assert_eq!(rich.len(), reference.len());
+    for (doc, plain) in rich.iter().zip(&reference) {
+        assert_eq!(doc.text, plain.text);
+        // The row as JSON comes from arrow's JSON writer, a path independent of the cell
+        // reader that produced the text, id and fields.
+        let v: serde_json::Value = serde_json::from_str(doc.record.as_deref().unwrap()).unwrap();
+        assert_eq!(v["content"].as_str(), Some(doc.text.as_str()));
+        assert_eq!(v["hexsha"].as_str(), doc.id.as_deref());
+        assert_eq!(v["lang"].as_str(), doc.field("lang"));
+        assert_eq!(doc.field("size"), Some(v["size"].to_string().as_str()));
+        assert_eq!(doc.field("missing_column"), None);
+        assert!(
+            v.as_object().unwrap().len() > 4,
+            "every column is kept: {v}"
+        );
+    }
+}

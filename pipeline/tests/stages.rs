@@ -43,8 +43,28 @@ impl Stage for DropWord {
     }
 }
 
+/// Drops documents whose record's `lang` field is not `en`: a stage that reads a field.
+struct EnglishOnly;
+
+impl Stage for EnglishOnly {
+    fn name(&self) -> &str {
+        "english-only"
+    }
+    fn apply(&self, doc: &mut Document) -> Verdict {
+        match doc.field("lang") {
+            Some("en") => Verdict::Keep,
+            _ => Verdict::drop("not_english", 0.0, 1.0),
+        }
+    }
+    fn fields(&self) -> Vec<String> {
+        vec!["lang".into()]
+    }
+}
+
 fn registry() -> StageRegistry {
     let mut r = StageRegistry::default();
+    r.register("english-only", |_| Ok(Box::new(EnglishOnly)));
+    r.register_shorthand("drop-word", "words");
     r.register("strip-digits", |_| Ok(Box::new(StripDigits)));
     r.register("drop-word", |params| {
         let word = params
@@ -100,6 +120,8 @@ fn registered_stages_run_in_order_and_are_accounted_per_source() {
     assert_eq!(s.documents.packed, 2);
     // Changed: "alpha 123 beta", "42", "gamma 7 forbidden" (changed, then dropped).
     assert_eq!(s.changed_by.get("strip-digits:digits"), Some(&3));
+    // Bytes removed: "123", "42", "7".
+    assert_eq!(s.changed_bytes_by.get("strip-digits:digits"), Some(&6));
     assert!(m.totals.reconciles());
     // The packed text has no digits left.
     let tok = arcade_tokenizer::Tokenizer::arcade100k();
@@ -133,4 +155,191 @@ fn unknown_kinds_and_bad_parameters_are_clear_errors() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("needs `word"), "{err}");
+}
+
+#[test]
+fn stage_lists_parse_kinds_shorthands_and_typed_values() {
+    let r = registry();
+    let specs = r
+        .parse_list("strip-digits, drop-word:a+b:limit=0.5:strict=true:name=x, length:min_chars=10")
+        .unwrap();
+    assert_eq!(specs.len(), 3);
+    assert_eq!(specs[0].kind, "strip-digits");
+    assert!(specs[0].params.is_empty());
+    let p = &specs[1].params;
+    assert_eq!(
+        p["words"],
+        toml::Value::Array(vec!["a".into(), "b".into()]),
+        "a bare value fills the shorthand parameter as a list"
+    );
+    assert_eq!(p["limit"], toml::Value::Float(0.5));
+    assert_eq!(p["strict"], toml::Value::Boolean(true));
+    assert_eq!(p["name"], toml::Value::String("x".into()));
+    assert_eq!(specs[2].params["min_chars"], toml::Value::Integer(10));
+    // A one-element shorthand is still a list.
+    let one = r.parse_list("drop-word:a").unwrap();
+    assert_eq!(one[0].params["words"], toml::Value::Array(vec!["a".into()]));
+
+    let err = r.parse_list("strip-digits,nope").unwrap_err().to_string();
+    assert!(
+        err.contains("nope") && err.contains("strip-digits"),
+        "{err}"
+    );
+    let err = r.parse_list("length:200").unwrap_err().to_string();
+    assert!(err.contains("key=value"), "{err}");
+}
+
+mod filter_runs {
+    use super::*;
+    use arcade_pipeline::filter::{filter, FilterOptions, STATS_FILE};
+    use std::path::Path;
+
+    fn lines(path: &Path) -> Vec<serde_json::Value> {
+        let bytes = zstd::decode_all(std::fs::File::open(path).unwrap()).unwrap();
+        String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    fn setup(dir: &Path) -> Recipe {
+        let input = dir.join("in.jsonl");
+        let records = [
+            r#"{"id": 1, "text": "alpha 123 beta", "lang": "en", "meta": {"k": [1, 2]}}"#,
+            r#"{"id": 2, "text": "no digits here", "lang": "de"}"#,
+            r#"{"id": 3, "text": "the forbidden word", "lang": "en"}"#,
+            r#"{"id": 4, "text": "#,
+            r#"{"id": 5, "text": "gamma 7", "lang": "en"}"#,
+        ];
+        std::fs::write(&input, records.join("\n") + "\n").unwrap();
+        toml::from_str(&format!(
+            r#"
+            [[source]]
+            name = "s"
+            paths = [{input:?}]
+            [[stage]]
+            kind = "strip-digits"
+            [[stage]]
+            kind = "english-only"
+            [[stage]]
+            kind = "drop-word"
+            word = "forbidden"
+            "#,
+            input = input.display().to_string(),
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn every_record_is_kept_dropped_or_malformed_with_its_fields_and_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let recipe = setup(dir.path());
+        let out = dir.path().join("out");
+        let stats = filter(&recipe, &registry(), &out, &FilterOptions::default()).unwrap();
+        let t = &stats.totals;
+        assert_eq!((t.read, t.kept, t.dropped, t.malformed), (5, 2, 2, 1));
+        assert!(t.reconciles());
+        assert_eq!(t.dropped_by.get("english-only:not_english"), Some(&1));
+        assert_eq!(t.dropped_by.get("drop-word:mentions"), Some(&1));
+        assert_eq!(t.malformed_by.get("malformed_json"), Some(&1));
+        assert_eq!(t.changed_by.get("strip-digits:digits"), Some(&2));
+        assert_eq!(t.changed_bytes_by.get("strip-digits:digits"), Some(&4));
+        assert_eq!(stats.sources[0].first_errors.len(), 1);
+        assert!(stats.sources[0].first_errors[0].contains("in.jsonl:4"));
+
+        let kept = lines(&out.join("kept.jsonl.zst"));
+        assert_eq!(kept.len(), 2);
+        // Every input field is kept; the text is the changed one.
+        assert_eq!(kept[0]["id"], 1);
+        assert_eq!(kept[0]["text"], "alpha  beta");
+        assert_eq!(kept[0]["meta"]["k"][1], 2);
+        assert_eq!(kept[0]["lang"], "en");
+        assert_eq!(kept[0]["arcade"]["changed"][0], "strip-digits:digits");
+        assert_eq!(kept[0]["arcade"]["source"], "s");
+        assert!(kept[0]["arcade"].get("rule").is_none());
+        assert_eq!(kept[1]["text"], "gamma ");
+
+        let dropped = lines(&out.join("dropped.jsonl.zst"));
+        assert_eq!(dropped.len(), 2);
+        assert_eq!(dropped[0]["id"], 2);
+        assert_eq!(dropped[0]["arcade"]["stage"], "english-only");
+        assert_eq!(dropped[0]["arcade"]["rule"], "not_english");
+        assert_eq!(dropped[0]["arcade"]["threshold"], 1.0);
+        assert_eq!(dropped[1]["arcade"]["rule"], "mentions");
+        assert_eq!(dropped[1]["arcade"]["value"], 1.0);
+        assert!(dropped[1]["arcade"]["location"]
+            .as_str()
+            .unwrap()
+            .ends_with("in.jsonl:3"));
+
+        // stats.json is the last file written and lists the others' checksums.
+        let on_disk: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join(STATS_FILE)).unwrap()).unwrap();
+        assert_eq!(on_disk["totals"]["kept"], 2);
+        let kept_bytes = std::fs::read(out.join("kept.jsonl.zst")).unwrap();
+        assert_eq!(on_disk["kept_file"]["bytes"], kept_bytes.len() as u64);
+        assert_eq!(
+            on_disk["kept_file"]["xxh3"],
+            arcade_pipeline::manifest::file_xxh3(&out.join("kept.jsonl.zst")).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_finished_run_is_refused_unless_overwritten_and_strict_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut recipe = setup(dir.path());
+        let out = dir.path().join("out");
+        filter(&recipe, &registry(), &out, &FilterOptions::default()).unwrap();
+        let err = filter(&recipe, &registry(), &out, &FilterOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--overwrite"), "{err}");
+        let overwrite = FilterOptions {
+            overwrite: true,
+            ..FilterOptions::default()
+        };
+        filter(&recipe, &registry(), &out, &overwrite).unwrap();
+
+        recipe.strict = true;
+        let err = filter(&recipe, &registry(), &dir.path().join("strict"), &overwrite)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("in.jsonl:4"), "{err}");
+        assert!(
+            !dir.path().join("strict").join(STATS_FILE).exists(),
+            "a stopped run must not look finished"
+        );
+    }
+
+    #[test]
+    fn output_bytes_do_not_depend_on_threads_or_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut recipe = setup(dir.path());
+        // Real text, so that batches hold many records.
+        recipe.sources[0].paths.push(format!(
+            "{}/../fixtures/web/*.jsonl",
+            env!("CARGO_MANIFEST_DIR")
+        ));
+        recipe.stages.truncate(1);
+        let mut outputs = Vec::new();
+        for (threads, batch) in [(1, 4 << 20), (2, 10_000), (3, 777)] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let out = dir.path().join(format!("out{threads}"));
+            let options = FilterOptions {
+                pool: Some(&pool),
+                batch_bytes: batch,
+                ..FilterOptions::default()
+            };
+            filter(&recipe, &registry(), &out, &options).unwrap();
+            outputs.push((
+                std::fs::read(out.join("kept.jsonl.zst")).unwrap(),
+                std::fs::read(out.join("dropped.jsonl.zst")).unwrap(),
+            ));
+        }
+        assert!(outputs.windows(2).all(|w| w[0] == w[1]));
+    }
 }

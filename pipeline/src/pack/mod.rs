@@ -17,6 +17,7 @@
 //! temporary names and renamed when complete, and `manifest.json` is written last.
 
 mod buckets;
+mod dropped;
 mod packer;
 mod shard_writer;
 
@@ -37,7 +38,7 @@ use crate::manifest::{
 use crate::megatron::{MegatronDtype, MegatronState, MegatronWriter};
 use crate::read::{self, Compression, Document, ReadOptions, RecordError};
 use crate::recipe::{OutputFormat, Recipe, Validation};
-use crate::stage::{ConfiguredStage, StageRegistry, Verdict};
+use crate::stage::{run_stages, ConfiguredStage, Decision, StageRegistry};
 
 use buckets::{mix, Buckets};
 use packer::Packer;
@@ -116,10 +117,21 @@ pub enum PackError {
     OutputExists(String),
     #[error("cannot resume in {dir}: {why}; pass --overwrite to start again")]
     CannotResume { dir: String, why: String },
+    #[error("{0} exists from an earlier run; pass --overwrite to replace it or choose another --dropped directory")]
+    DroppedExists(String),
     #[error("stopped at a checkpoint; run again with --resume to continue")]
     Stopped,
     #[error(transparent)]
     Megatron(#[from] crate::megatron::MegatronError),
+}
+
+impl From<crate::durable::FileError> for PackError {
+    fn from(e: crate::durable::FileError) -> Self {
+        PackError::Io {
+            path: e.path.display().to_string(),
+            source: io::Error::new(e.error.kind(), format!("cannot {}: {}", e.action, e.error)),
+        }
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> PackError + '_ {
@@ -162,7 +174,18 @@ pub fn pack(
 
     let state_dir = out.join(STATE_DIR);
     let checkpoint = match prepare_output(&out, &state_dir, &fingerprint, options)? {
-        Start::Fresh => None,
+        Start::Fresh => {
+            if let Some(dir) = &recipe.dropped {
+                let old = dir.join(dropped::DROPPED_FILE);
+                if old.exists() && !options.overwrite {
+                    return Err(PackError::DroppedExists(old.display().to_string()));
+                }
+                if old.exists() {
+                    fs::remove_file(&old).map_err(io_err(&old))?;
+                }
+            }
+            None
+        }
         Start::Resume(checkpoint) => Some(checkpoint),
         Start::Complete => {
             return Manifest::read(&out).map_err(|e| PackError::CannotResume {
@@ -325,6 +348,9 @@ struct Checkpoint {
     phase: Phase,
     sources: Vec<SourceStats>,
     splits: Vec<SplitCheckpoint>,
+    /// Length of the `--dropped` file at the checkpoint.
+    #[serde(default)]
+    dropped_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -421,6 +447,24 @@ impl Split {
     }
 }
 
+/// What stages changed in one document.
+#[derive(Default)]
+struct Changes {
+    rules: Vec<String>,
+    bytes_removed: i64,
+}
+
+impl Changes {
+    fn count(self, stats: &mut SourceStats) {
+        if let Some(first) = self.rules.first() {
+            *stats.changed_bytes_by.entry(first.clone()).or_default() += self.bytes_removed;
+        }
+        for rule in self.rules {
+            *stats.changed_by.entry(rule).or_default() += 1;
+        }
+    }
+}
+
 /// What the parallel step found out about one record.
 enum Outcome {
     Malformed {
@@ -429,14 +473,17 @@ enum Outcome {
     },
     Dropped {
         key: String,
-        changed: Vec<String>,
+        changes: Changes,
+        /// The audit line, with `--dropped`.
+        line: Option<Vec<u8>>,
     },
     Kept {
         tokens: Vec<u32>,
         text_bytes: u64,
         copies: u32,
         valid_draw: f64,
-        changed: Vec<String>,
+        changes: Changes,
+        lang: Option<&'static str>,
     },
 }
 
@@ -455,6 +502,7 @@ struct Run<'a> {
     splits: Vec<Split>,
     valid_rate: f64,
     valid_target_tokens: Option<u64>,
+    dropped: Option<dropped::DroppedWriter>,
 }
 
 impl<'a> Run<'a> {
@@ -548,6 +596,8 @@ impl<'a> Run<'a> {
                         .collect(),
                     documents: DocCounts::default(),
                     changed_by: BTreeMap::new(),
+                    changed_bytes_by: BTreeMap::new(),
+                    packed_by_lang: BTreeMap::new(),
                     text_bytes: 0,
                     tokens: 0,
                     output_tokens: 0,
@@ -555,6 +605,11 @@ impl<'a> Run<'a> {
                     first_errors: Vec::new(),
                 })
                 .collect(),
+        };
+        let dropped = match (&recipe.dropped, cp.and_then(|c| c.dropped_bytes)) {
+            (None, _) => None,
+            (Some(dir), Some(len)) => Some(dropped::DroppedWriter::resume(dir, len)?),
+            (Some(dir), None) => Some(dropped::DroppedWriter::create(dir)?),
         };
         let phase = cp.map_or(
             Phase::Reading {
@@ -578,6 +633,7 @@ impl<'a> Run<'a> {
             splits,
             valid_rate,
             valid_target_tokens,
+            dropped,
         })
     }
 
@@ -640,8 +696,9 @@ impl<'a> Run<'a> {
             id_field: spec.id_field.clone(),
             lossy_utf8: self.recipe.lossy_utf8,
             extra_fields: crate::stage::fields_read_by(stages.iter().map(|st| &*st.stage)),
-            keep_record: false,
+            keep_record: self.dropped.is_some(),
         };
+        let audit = self.dropped.is_some();
         let reader = match read::open(path, &read_options) {
             Ok(r) => r,
             Err(e) => {
@@ -663,7 +720,22 @@ impl<'a> Run<'a> {
         let process = |chunk: &[Result<Document, RecordError>]| -> Vec<Outcome> {
             chunk
                 .iter()
-                .map(|item| examine(item, &stages, tokenizer, eos, bos, weight, seed, s, f))
+                .map(|item| {
+                    examine(
+                        item,
+                        &stages,
+                        tokenizer,
+                        eos,
+                        bos,
+                        &spec.name,
+                        &spec.field,
+                        audit,
+                        weight,
+                        seed,
+                        s,
+                        f,
+                    )
+                })
                 .collect()
         };
         let weigh =
@@ -729,11 +801,12 @@ impl<'a> Run<'a> {
                     stats.first_errors.push(message);
                 }
             }
-            Outcome::Dropped { key, changed } => {
+            Outcome::Dropped { key, changes, line } => {
                 counts.dropped += 1;
                 *counts.dropped_by.entry(key).or_default() += 1;
-                for rule in changed {
-                    *stats.changed_by.entry(rule).or_default() += 1;
+                changes.count(stats);
+                if let (Some(line), Some(writer)) = (line, &mut self.dropped) {
+                    writer.write(&line)?;
                 }
             }
             Outcome::Kept {
@@ -741,11 +814,13 @@ impl<'a> Run<'a> {
                 text_bytes,
                 copies,
                 valid_draw,
-                changed,
+                changes,
+                lang,
             } => {
                 counts.packed += 1;
-                for rule in changed {
-                    *stats.changed_by.entry(rule).or_default() += 1;
+                changes.count(stats);
+                if let Some(lang) = lang {
+                    *stats.packed_by_lang.entry(lang.to_string()).or_default() += 1;
                 }
                 stats.text_bytes += text_bytes;
                 stats.tokens += tokens.len() as u64;
@@ -774,11 +849,17 @@ impl<'a> Run<'a> {
             .iter_mut()
             .map(Split::checkpoint)
             .collect::<Result<Vec<_>, _>>()?;
+        let dropped_bytes = self
+            .dropped
+            .as_mut()
+            .map(dropped::DroppedWriter::checkpoint)
+            .transpose()?;
         let cp = Checkpoint {
             fingerprint: self.fingerprint.clone(),
             phase: self.phase.clone(),
             sources: self.sources.clone(),
             splits,
+            dropped_bytes,
         };
         let json = serde_json::to_vec(&cp).expect("checkpoints serialize");
         write_atomically(&self.state_dir.join(CHECKPOINT_FILE), &json)
@@ -861,6 +942,7 @@ impl<'a> Run<'a> {
             totals.add(&s.documents);
         }
         debug_assert!(totals.reconciles());
+        let dropped_file = self.dropped.map(|d| d.finish()).transpose()?;
         let manifest = Manifest {
             format: manifest::FORMAT_NAME.into(),
             format_version: manifest::FORMAT_VERSION,
@@ -894,6 +976,7 @@ impl<'a> Run<'a> {
             splits,
             sources,
             totals,
+            dropped_file,
             recipe: recipe_json,
         };
         let json = serde_json::to_vec_pretty(&manifest).expect("manifests serialize");
@@ -911,12 +994,15 @@ fn examine(
     tokenizer: &Tokenizer,
     eos: u32,
     bos: Option<u32>,
+    source_name: &str,
+    field: &str,
+    audit: bool,
     weight: f64,
     seed: u64,
     source: usize,
     file: usize,
 ) -> Outcome {
-    let doc = match item {
+    let original = match item {
         Ok(doc) => doc,
         Err(e) => {
             return Outcome::Malformed {
@@ -925,26 +1011,48 @@ fn examine(
             }
         }
     };
-    let mut changed = Vec::new();
     // Stages may change the text, so they work on a copy; without stages nothing is copied.
-    let mut doc = std::borrow::Cow::Borrowed(doc);
-    for st in stages {
-        match st.stage.apply(doc.to_mut()) {
-            Verdict::Keep => {}
-            Verdict::Changed { rule } => changed.push(format!("{}:{rule}", st.stage.name())),
-            Verdict::Drop(d) => {
-                return Outcome::Dropped {
-                    key: format!("{}:{}", st.stage.name(), d.rule),
-                    changed,
-                }
-            }
-        }
+    // The record (kept only for --dropped) is read, never changed, so it is not copied.
+    let mut doc = std::borrow::Cow::Borrowed(original);
+    let decision = if stages.is_empty() {
+        Decision::Kept { changed: vec![] }
+    } else {
+        let doc = doc.to_mut();
+        doc.record = None;
+        run_stages(stages.iter().map(|st| &*st.stage), doc)
+    };
+    let changes = Changes {
+        bytes_removed: original.text.len() as i64 - doc.text.len() as i64,
+        rules: decision.changed().to_vec(),
+    };
+    let drop = |key: String, decision: &Decision, changes: Changes| Outcome::Dropped {
+        key,
+        changes,
+        line: audit.then(|| {
+            crate::audit::audit_line(
+                &doc,
+                original.record.as_deref(),
+                source_name,
+                field,
+                !decision.changed().is_empty(),
+                decision,
+            )
+        }),
+    };
+    if let Some(key) = decision.drop_key() {
+        return drop(key, &decision, changes);
     }
     if doc.text.trim().is_empty() {
-        return Outcome::Dropped {
-            key: "empty".into(),
-            changed,
+        let empty = Decision::Dropped {
+            stage: "empty".into(),
+            reason: crate::stage::DropReason {
+                rule: "no_text".into(),
+                value: doc.text.len() as f64,
+                threshold: 0.0,
+            },
+            changed: decision.changed().to_vec(),
         };
+        return drop("empty".into(), &empty, changes);
     }
     // Draws from the document's position, so that they do not depend on threads or batches.
     let key = mix(
@@ -954,9 +1062,12 @@ fn examine(
     let unit = |salt: u64| (mix(key, salt) >> 11) as f64 / (1u64 << 53) as f64;
     let copies = weight.floor() as u32 + u32::from(unit(1) < weight.fract());
     if copies == 0 {
+        // Not a judgement on the document: its source's weight left it out, so it is not
+        // written to the dropped file either.
         return Outcome::Dropped {
             key: "mix:weight".into(),
-            changed,
+            changes,
+            line: None,
         };
     }
     let mut tokens = Vec::with_capacity(doc.text.len() / 3 + 2);
@@ -968,7 +1079,8 @@ fn examine(
         text_bytes: doc.text.len() as u64,
         copies,
         valid_draw: unit(2),
-        changed,
+        changes,
+        lang: doc.lang.as_ref().map(|l| l.code),
     }
 }
 

@@ -136,10 +136,12 @@ impl JsonFields {
         let extra = self
             .extra
             .iter()
-            .filter_map(|(name, wanted)| match first_found(&self.found, &wanted.slots) {
-                Found::Str(v) | Found::Number(v) => Some((name.clone(), v.clone())),
-                Found::Missing | Found::Other(_) => None,
-            })
+            .filter_map(
+                |(name, wanted)| match first_found(&self.found, &wanted.slots) {
+                    Found::Str(v) | Found::Number(v) => Some((name.clone(), v.clone())),
+                    Found::Missing | Found::Other(_) => None,
+                },
+            )
             .collect();
         let text = match take(&mut self.found, &self.text.slots) {
             Found::Str(text) => text,

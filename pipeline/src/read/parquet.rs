@@ -395,7 +395,9 @@ fn batch_as_json_lines(batch: &RecordBatch) -> Result<(String, Vec<usize>), Reco
         writer
             .write(batch)
             .and_then(|()| writer.finish())
-            .map_err(|err| RecordErrorKind::Parquet(format!("cannot convert a row to JSON: {err}")))?;
+            .map_err(|err| {
+                RecordErrorKind::Parquet(format!("cannot convert a row to JSON: {err}"))
+            })?;
     }
     let json = String::from_utf8(out)
         .map_err(|_| RecordErrorKind::Parquet("a row converted to invalid UTF-8 JSON".into()))?;
