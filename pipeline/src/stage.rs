@@ -237,30 +237,64 @@ fn list_value(value: &str, list_param: bool) -> toml::Value {
     }
 }
 
-/// Drops documents shorter or longer than a number of characters.
+/// Drops documents shorter or longer than a number of characters (Unicode scalar values) or
+/// tokens. Token limits count with `encoding` (arcade100k unless set), without building ids.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LengthFilter {
+pub struct LengthConfig {
     #[serde(default)]
     pub min_chars: usize,
     #[serde(default = "usize_max")]
     pub max_chars: usize,
+    #[serde(default)]
+    pub min_tokens: Option<usize>,
+    #[serde(default)]
+    pub max_tokens: Option<usize>,
+    #[serde(default = "default_encoding")]
+    pub encoding: String,
 }
 
 fn usize_max() -> usize {
     usize::MAX
 }
 
+fn default_encoding() -> String {
+    "arcade100k".into()
+}
+
+/// The `length` stage; see [`LengthConfig`].
+pub struct LengthFilter {
+    config: LengthConfig,
+    /// Only when a token limit is set.
+    tokenizer: Option<arcade_tokenizer::Tokenizer>,
+}
+
 impl LengthFilter {
-    fn from_params(params: &toml::Table) -> Result<Box<dyn Stage>, String> {
-        let filter: LengthFilter = parse_params(params)?;
-        if filter.min_chars > filter.max_chars {
+    pub fn new(config: LengthConfig) -> Result<Self, String> {
+        if config.min_chars > config.max_chars {
             return Err(format!(
                 "min_chars {} is above max_chars {}",
-                filter.min_chars, filter.max_chars
+                config.min_chars, config.max_chars
             ));
         }
-        Ok(Box::new(filter))
+        if let (Some(min), Some(max)) = (config.min_tokens, config.max_tokens) {
+            if min > max {
+                return Err(format!("min_tokens {min} is above max_tokens {max}"));
+            }
+        }
+        let tokenizer = if config.min_tokens.is_some() || config.max_tokens.is_some() {
+            Some(
+                arcade_tokenizer::Tokenizer::builtin(&config.encoding)
+                    .map_err(|e| format!("encoding {:?}: {e}", config.encoding))?,
+            )
+        } else {
+            None
+        };
+        Ok(Self { config, tokenizer })
+    }
+
+    fn from_params(params: &toml::Table) -> Result<Box<dyn Stage>, String> {
+        Ok(Box::new(LengthFilter::new(parse_params(params)?)?))
     }
 }
 
@@ -270,14 +304,29 @@ impl Stage for LengthFilter {
     }
 
     fn apply(&self, doc: &mut Document) -> Verdict {
-        let chars = doc.text.chars().count();
-        if chars < self.min_chars {
-            Verdict::drop("min_chars", chars as f64, self.min_chars as f64)
-        } else if chars > self.max_chars {
-            Verdict::drop("max_chars", chars as f64, self.max_chars as f64)
-        } else {
-            Verdict::Keep
+        let c = &self.config;
+        // A text of n bytes has between n/4 and n characters: count them only when that range
+        // reaches a limit, which most documents' does not.
+        let bytes = doc.text.len();
+        if bytes.div_ceil(4) < c.min_chars || bytes > c.max_chars {
+            let chars = doc.text.chars().count();
+            if chars < c.min_chars {
+                return Verdict::drop("min_chars", chars as f64, c.min_chars as f64);
+            }
+            if chars > c.max_chars {
+                return Verdict::drop("max_chars", chars as f64, c.max_chars as f64);
+            }
         }
+        if let Some(tokenizer) = &self.tokenizer {
+            let tokens = tokenizer.count_tokens(&doc.text);
+            if let Some(min) = c.min_tokens.filter(|&m| tokens < m) {
+                return Verdict::drop("min_tokens", tokens as f64, min as f64);
+            }
+            if let Some(max) = c.max_tokens.filter(|&m| tokens > m) {
+                return Verdict::drop("max_tokens", tokens as f64, max as f64);
+            }
+        }
+        Verdict::Keep
     }
 }
 
