@@ -1,5 +1,703 @@
-//! (being written)
+//! Gopher's quality and repetition heuristics (Rae et al. 2021, "Scaling Language Models",
+//! appendix A.1.1 and table A1), as datatrove 0.10 implements them:
+//!
+//! - `gopher-quality` ([`GopherQuality`]): word count, mean word length, `#` and ellipsis per
+//!   word, bullet and ellipsis lines, words with a letter, stop words.
+//! - `gopher-repetition` ([`GopherRepetition`]): duplicate lines and paragraphs, top 2..4-gram
+//!   and duplicated 5..10-gram character fractions.
+//!
+//! Words come from [`WordSplitter`] (an approximation of the spaCy tokenizer datatrove uses);
+//! see [`crate::text`] for every place where arcade differs from datatrove.
 
-use arcade_pipeline::stage::StageRegistry;
+use std::cell::RefCell;
 
-pub(crate) fn register(_registry: &mut StageRegistry) {}
+use arcade_pipeline::read::Document;
+use arcade_pipeline::stage::{parse_params, Stage, StageRegistry, Verdict};
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::Deserialize;
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::text::{
+    char_len, is_punctuation_char, limit_f64, limit_usize, py_lstrip, py_rstrip, py_splitlines,
+    py_strip, stop_words, WordSplitter,
+};
+
+pub(crate) fn register(registry: &mut StageRegistry) {
+    registry.register("gopher-quality", GopherQuality::from_params);
+    registry.register("gopher-repetition", GopherRepetition::from_params);
+}
+
+// ---------------------------------------------------------------------------------------------
+// gopher-quality
+// ---------------------------------------------------------------------------------------------
+
+/// Parameters of `gopher-quality`. Every threshold can be set to `false` to disable its rule.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GopherQualityConfig {
+    /// Drop when fewer non-symbol words (rule `min_words`). Default 50.
+    #[serde(default = "d_min_words", deserialize_with = "limit_usize")]
+    pub min_words: Option<usize>,
+    /// Drop when more non-symbol words (rule `max_words`). Default 100 000.
+    #[serde(default = "d_max_words", deserialize_with = "limit_usize")]
+    pub max_words: Option<usize>,
+    /// Drop when the mean length of the non-symbol words is below (`min_avg_word_length`). 3.
+    #[serde(default = "d_min_avg", deserialize_with = "limit_f64")]
+    pub min_avg_word_length: Option<f64>,
+    /// ... or above (`max_avg_word_length`). 10.
+    #[serde(default = "d_max_avg", deserialize_with = "limit_f64")]
+    pub max_avg_word_length: Option<f64>,
+    /// Drop when `#` characters per word exceed this (`max_symbol_word_ratio`). 0.1.
+    #[serde(default = "d_01", deserialize_with = "limit_f64")]
+    pub max_symbol_word_ratio: Option<f64>,
+    /// Drop when ellipses (`...` or `…`) per word exceed this (`max_ellipsis_word_ratio`). 0.1.
+    #[serde(default = "d_01", deserialize_with = "limit_f64")]
+    pub max_ellipsis_word_ratio: Option<f64>,
+    /// Drop when the fraction of lines starting with `•` or `-` exceeds this. 0.9.
+    #[serde(default = "d_09", deserialize_with = "limit_f64")]
+    pub max_bullet_lines_ratio: Option<f64>,
+    /// Drop when the fraction of lines ending with `...` or `…` exceeds this. 0.3.
+    #[serde(default = "d_03", deserialize_with = "limit_f64")]
+    pub max_ellipsis_lines_ratio: Option<f64>,
+    /// Drop when the fraction of words containing a letter is below this. 0.8.
+    #[serde(default = "d_08", deserialize_with = "limit_f64")]
+    pub min_alpha_words_ratio: Option<f64>,
+    /// Drop when fewer distinct stop words occur. 2.
+    #[serde(default = "d_2", deserialize_with = "limit_usize")]
+    pub min_stop_words: Option<usize>,
+    /// Replaces the stop-word list (for every document, whatever its language label).
+    #[serde(default)]
+    pub stop_words: Option<Vec<String>>,
+    /// Language of the default stop-word list and word splitting: en, de, es, fr, it, nl, pt.
+    #[serde(default = "d_en")]
+    pub language: String,
+    /// Use the list of the document's language label, when a language-id stage set one that
+    /// has a list. Default true.
+    #[serde(default = "d_true")]
+    pub stop_words_from_label: bool,
+}
+
+fn d_min_words() -> Option<usize> {
+    Some(50)
+}
+fn d_max_words() -> Option<usize> {
+    Some(100_000)
+}
+fn d_min_avg() -> Option<f64> {
+    Some(3.0)
+}
+fn d_max_avg() -> Option<f64> {
+    Some(10.0)
+}
+fn d_01() -> Option<f64> {
+    Some(0.1)
+}
+fn d_09() -> Option<f64> {
+    Some(0.9)
+}
+fn d_03() -> Option<f64> {
+    Some(0.3)
+}
+fn d_08() -> Option<f64> {
+    Some(0.8)
+}
+fn d_2() -> Option<usize> {
+    Some(2)
+}
+fn d_en() -> String {
+    "en".to_string()
+}
+fn d_true() -> bool {
+    true
+}
+
+impl Default for GopherQualityConfig {
+    fn default() -> Self {
+        parse_params(&toml::Table::new()).expect("defaults parse")
+    }
+}
+
+/// The `gopher-quality` stage.
+#[derive(Debug, Clone)]
+pub struct GopherQuality {
+    config: GopherQualityConfig,
+    /// The list used when the label does not choose one.
+    default_stop_words: Vec<String>,
+    default_splitter: WordSplitter,
+}
+
+/// Longest stop-word list: distinct matches are tracked in a 128-bit mask.
+const MAX_STOP_WORDS: usize = 128;
+
+impl GopherQuality {
+    pub fn new(config: GopherQualityConfig) -> Result<Self, String> {
+        let default_stop_words: Vec<String> = match (&config.stop_words, stop_words(&config.language)) {
+            (Some(list), _) => list.clone(),
+            (None, Some(list)) => list.iter().map(|s| s.to_string()).collect(),
+            (None, None) => {
+                return Err(format!(
+                    "no stop-word list for language {:?} (lists: en, de, es, fr, it, nl, pt); give `stop_words`",
+                    config.language
+                ))
+            }
+        };
+        if default_stop_words.len() > MAX_STOP_WORDS {
+            return Err(format!(
+                "stop_words has {} entries; at most {MAX_STOP_WORDS} are supported",
+                default_stop_words.len()
+            ));
+        }
+        if let (Some(min), Some(max)) = (config.min_words, config.max_words) {
+            if min > max {
+                return Err(format!("min_words {min} is above max_words {max}"));
+            }
+        }
+        Ok(GopherQuality {
+            default_splitter: WordSplitter::for_language(&config.language),
+            default_stop_words,
+            config,
+        })
+    }
+
+    pub fn from_params(params: &toml::Table) -> Result<Box<dyn Stage>, String> {
+        Ok(Box::new(Self::new(parse_params(params)?)?))
+    }
+
+    pub fn config(&self) -> &GopherQualityConfig {
+        &self.config
+    }
+}
+
+/// What `gopher-quality` measures in one pass over the words.
+#[derive(Debug, Default)]
+struct WordStats {
+    words: usize,
+    non_symbol_words: usize,
+    non_symbol_chars: usize,
+    alpha_words: usize,
+    stop_words_seen: u128,
+}
+
+fn word_stats<S: AsRef<str>>(text: &str, splitter: WordSplitter, stop: &[S]) -> WordStats {
+    let mut st = WordStats::default();
+    splitter.for_each(text, |w| {
+        st.words += 1;
+        let (mut non_punct, mut alpha, mut chars) = (false, false, 0usize);
+        if w.is_ascii() {
+            chars = w.len();
+            for &b in w.as_bytes() {
+                alpha |= b.is_ascii_alphabetic();
+                non_punct |=
+                    !(b.is_ascii_punctuation() || (b < 0x20 && b != 9 && b != 10) || b == 0x7F);
+            }
+        } else {
+            for c in w.chars() {
+                chars += 1;
+                alpha |= c.is_alphabetic();
+                non_punct |= !is_punctuation_char(c);
+            }
+        }
+        if non_punct {
+            st.non_symbol_words += 1;
+            st.non_symbol_chars += chars;
+        }
+        if alpha {
+            st.alpha_words += 1;
+        }
+        for (i, s) in stop.iter().enumerate() {
+            if s.as_ref() == w {
+                st.stop_words_seen |= 1u128 << i;
+            }
+        }
+    });
+    st
+}
+
+/// Python's `str.count("...")`: non-overlapping occurrences.
+fn count_triple_dots(text: &str) -> usize {
+    let mut n = 0;
+    let mut run = 0;
+    for &b in text.as_bytes() {
+        if b == b'.' {
+            run += 1;
+        } else {
+            n += run / 3;
+            run = 0;
+        }
+    }
+    n + run / 3
+}
+
+impl Stage for GopherQuality {
+    fn name(&self) -> &str {
+        "gopher-quality"
+    }
+
+    fn apply(&self, doc: &mut Document) -> Verdict {
+        let c = &self.config;
+        let text = doc.text.as_str();
+        let label_list = match (&c.stop_words, c.stop_words_from_label, &doc.lang) {
+            (None, true, Some(label)) => stop_words(label.code).map(|l| (l, label.code)),
+            _ => None,
+        };
+        let st = match label_list {
+            Some((list, code)) => word_stats(text, WordSplitter::for_language(code), list),
+            None => word_stats(text, self.default_splitter, &self.default_stop_words),
+        };
+
+        let n = st.non_symbol_words;
+        if let Some(min) = c.min_words {
+            if n < min {
+                return Verdict::drop("min_words", n as f64, min as f64);
+            }
+        }
+        if let Some(max) = c.max_words {
+            if n > max {
+                return Verdict::drop("max_words", n as f64, max as f64);
+            }
+        }
+        if n > 0 {
+            let avg = st.non_symbol_chars as f64 / n as f64;
+            if let Some(min) = c.min_avg_word_length {
+                if avg < min {
+                    return Verdict::drop("min_avg_word_length", avg, min);
+                }
+            }
+            if let Some(max) = c.max_avg_word_length {
+                if avg > max {
+                    return Verdict::drop("max_avg_word_length", avg, max);
+                }
+            }
+        }
+        if st.words > 0 {
+            let words = st.words as f64;
+            if let Some(max) = c.max_symbol_word_ratio {
+                let ratio = memchr::memchr_iter(b'#', text.as_bytes()).count() as f64 / words;
+                if ratio > max {
+                    return Verdict::drop("max_symbol_word_ratio", ratio, max);
+                }
+            }
+            if let Some(max) = c.max_ellipsis_word_ratio {
+                let ellipses = count_triple_dots(text) + text.matches('…').count();
+                let ratio = ellipses as f64 / words;
+                if ratio > max {
+                    return Verdict::drop("max_ellipsis_word_ratio", ratio, max);
+                }
+            }
+        }
+        if c.max_bullet_lines_ratio.is_some() || c.max_ellipsis_lines_ratio.is_some() {
+            let (mut lines, mut bullets, mut ellipses) = (0usize, 0usize, 0usize);
+            for line in py_splitlines(text) {
+                lines += 1;
+                let l = py_lstrip(line);
+                if l.starts_with('•') || l.starts_with('-') {
+                    bullets += 1;
+                }
+                let r = py_rstrip(line);
+                if r.ends_with("...") || r.ends_with('…') {
+                    ellipses += 1;
+                }
+            }
+            if lines > 0 {
+                if let Some(max) = c.max_bullet_lines_ratio {
+                    let ratio = bullets as f64 / lines as f64;
+                    if ratio > max {
+                        return Verdict::drop("max_bullet_lines_ratio", ratio, max);
+                    }
+                }
+                if let Some(max) = c.max_ellipsis_lines_ratio {
+                    let ratio = ellipses as f64 / lines as f64;
+                    if ratio > max {
+                        return Verdict::drop("max_ellipsis_lines_ratio", ratio, max);
+                    }
+                }
+            }
+        }
+        if let Some(min) = c.min_alpha_words_ratio {
+            if st.words > 0 {
+                let ratio = st.alpha_words as f64 / st.words as f64;
+                if ratio < min {
+                    return Verdict::drop("min_alpha_words_ratio", ratio, min);
+                }
+            }
+        }
+        if let Some(min) = c.min_stop_words {
+            let found = st.stop_words_seen.count_ones() as usize;
+            if found < min {
+                return Verdict::drop("min_stop_words", found as f64, min as f64);
+            }
+        }
+        Verdict::Keep
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// gopher-repetition
+// ---------------------------------------------------------------------------------------------
+
+/// Parameters of `gopher-repetition`. The four fractions can be `false` (rule disabled); an
+/// n-gram rule is removed by leaving it out of its list (`top_n_grams = []` removes them all).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GopherRepetitionConfig {
+    /// Drop when duplicate lines / lines exceeds this (`dup_line_frac`). 0.3.
+    #[serde(default = "d_03", deserialize_with = "limit_f64")]
+    pub dup_line_frac: Option<f64>,
+    /// Drop when duplicate paragraphs / paragraphs exceeds this (`dup_para_frac`). 0.3.
+    #[serde(default = "d_03", deserialize_with = "limit_f64")]
+    pub dup_para_frac: Option<f64>,
+    /// Drop when characters in duplicate lines / characters exceeds this. 0.2.
+    #[serde(default = "d_02", deserialize_with = "limit_f64")]
+    pub dup_line_char_frac: Option<f64>,
+    /// Drop when characters in duplicate paragraphs / characters exceeds this. 0.2.
+    #[serde(default = "d_02", deserialize_with = "limit_f64")]
+    pub dup_para_char_frac: Option<f64>,
+    /// `[n, fraction]` pairs: drop when the most frequent n-gram's characters (times its count)
+    /// over the document's characters exceed the fraction (rule `top_{n}_gram`).
+    #[serde(default = "d_top")]
+    pub top_n_grams: Vec<(usize, f64)>,
+    /// `[n, fraction]` pairs: drop when the characters of duplicated n-grams over the
+    /// document's characters exceed the fraction (rule `dup_{n}_gram`).
+    #[serde(default = "d_dup")]
+    pub dup_n_grams: Vec<(usize, f64)>,
+}
+
+fn d_02() -> Option<f64> {
+    Some(0.2)
+}
+fn d_top() -> Vec<(usize, f64)> {
+    vec![(2, 0.2), (3, 0.18), (4, 0.16)]
+}
+fn d_dup() -> Vec<(usize, f64)> {
+    vec![
+        (5, 0.15),
+        (6, 0.14),
+        (7, 0.13),
+        (8, 0.12),
+        (9, 0.11),
+        (10, 0.10),
+    ]
+}
+
+impl Default for GopherRepetitionConfig {
+    fn default() -> Self {
+        parse_params(&toml::Table::new()).expect("defaults parse")
+    }
+}
+
+/// The `gopher-repetition` stage.
+#[derive(Debug, Clone)]
+pub struct GopherRepetition {
+    config: GopherRepetitionConfig,
+    top_rules: Vec<(usize, f64, String)>,
+    dup_rules: Vec<(usize, f64, String)>,
+}
+
+impl GopherRepetition {
+    pub fn new(config: GopherRepetitionConfig) -> Result<Self, String> {
+        for &(n, _) in config.top_n_grams.iter().chain(&config.dup_n_grams) {
+            if n == 0 {
+                return Err("n-gram sizes must be at least 1".to_string());
+            }
+        }
+        Ok(GopherRepetition {
+            top_rules: config
+                .top_n_grams
+                .iter()
+                .map(|&(n, f)| (n, f, format!("top_{n}_gram")))
+                .collect(),
+            dup_rules: config
+                .dup_n_grams
+                .iter()
+                .map(|&(n, f)| (n, f, format!("dup_{n}_gram")))
+                .collect(),
+            config,
+        })
+    }
+
+    pub fn from_params(params: &toml::Table) -> Result<Box<dyn Stage>, String> {
+        Ok(Box::new(Self::new(parse_params(params)?)?))
+    }
+
+    pub fn config(&self) -> &GopherRepetitionConfig {
+        &self.config
+    }
+}
+
+/// Per-thread buffers reused across documents.
+#[derive(Default)]
+struct Scratch {
+    hashes: Vec<u64>,
+    /// prefix sums of word lengths in characters: `lens[i]` = chars of words `0..i`.
+    lens: Vec<usize>,
+    counts: FxHashMap<u64, (u32, u32)>,
+    seen: FxHashSet<u64>,
+}
+
+impl Scratch {
+    /// Drops buffers that one huge document grew, so that clearing stays cheap.
+    fn trim(&mut self) {
+        const KEEP: usize = 1 << 16;
+        if self.counts.capacity() > KEEP {
+            self.counts = FxHashMap::default();
+        }
+        if self.seen.capacity() > KEEP {
+            self.seen = FxHashSet::default();
+        }
+        if self.hashes.capacity() > 4 * KEEP {
+            self.hashes = Vec::new();
+            self.lens = Vec::new();
+        }
+    }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// datatrove's `find_duplicates`: (number of elements equal to an earlier one, their chars).
+pub(crate) fn find_duplicates<'a>(
+    items: impl Iterator<Item = &'a str>,
+    seen: &mut FxHashSet<u64>,
+) -> (usize, usize, usize) {
+    seen.clear();
+    let (mut total, mut dups, mut dup_chars) = (0, 0, 0);
+    for item in items {
+        total += 1;
+        if !seen.insert(xxh3_64(item.as_bytes())) {
+            dups += 1;
+            dup_chars += char_len(item);
+        }
+    }
+    (total, dups, dup_chars)
+}
+
+/// `re.split(r"\n{2,}", s)`.
+fn split_paragraphs(s: &str) -> impl Iterator<Item = &str> {
+    let bytes = s.as_bytes();
+    let mut pos = 0;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let mut search = pos;
+        loop {
+            match memchr::memchr(b'\n', &bytes[search..]) {
+                Some(k) => {
+                    let at = search + k;
+                    let run = bytes[at..].iter().take_while(|&&b| b == b'\n').count();
+                    if run >= 2 {
+                        let part = &s[pos..at];
+                        pos = at + run;
+                        return Some(part);
+                    }
+                    search = at + run;
+                }
+                None => {
+                    done = true;
+                    return Some(&s[pos..]);
+                }
+            }
+        }
+    })
+}
+
+/// `re.split("\n+", s)`.
+fn split_newline_runs(s: &str) -> impl Iterator<Item = &str> {
+    let bytes = s.as_bytes();
+    let mut pos = 0;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        match memchr::memchr(b'\n', &bytes[pos..]) {
+            Some(k) => {
+                let at = pos + k;
+                let run = bytes[at..].iter().take_while(|&&b| b == b'\n').count();
+                let part = &s[pos..at];
+                pos = at + run;
+                Some(part)
+            }
+            None => {
+                done = true;
+                Some(&s[pos..])
+            }
+        }
+    })
+}
+
+#[inline]
+fn ngram_hash(hashes: &[u64]) -> u64 {
+    let mut h: u64 = 0x9E37_79B9_7F4A_7C15;
+    for &w in hashes {
+        h = (h.rotate_left(23) ^ w).wrapping_mul(0xA24B_AED4_963E_E407);
+    }
+    h ^ (h >> 29)
+}
+
+/// datatrove's `find_top_duplicate`: characters of the most frequent n-gram (joined with
+/// spaces) times its count; ties go to the n-gram seen first. Also returns the top count.
+fn top_ngram_chars(s: &mut Scratch, n: usize) -> (usize, u32) {
+    let positions = s.hashes.len() + 1 - n;
+    s.counts.clear();
+    let (mut best_count, mut best_first) = (0u32, 0u32);
+    for i in 0..positions {
+        let h = ngram_hash(&s.hashes[i..i + n]);
+        let entry = s.counts.entry(h).or_insert((0, i as u32));
+        entry.0 += 1;
+        let (count, first) = *entry;
+        if count > best_count || (count == best_count && first < best_first) {
+            best_count = count;
+            best_first = first;
+        }
+    }
+    let first = best_first as usize;
+    let chars = s.lens[first + n] - s.lens[first] + (n - 1);
+    (chars * best_count as usize, best_count)
+}
+
+/// datatrove's `find_all_duplicate`: characters (joined without spaces) of n-grams equal to an
+/// earlier one, skipping past each duplicate found.
+fn duplicated_ngram_chars(s: &mut Scratch, n: usize) -> usize {
+    s.seen.clear();
+    let words = s.hashes.len();
+    let (mut repeated, mut i) = (0, 0);
+    while i + n <= words {
+        let h = ngram_hash(&s.hashes[i..i + n]);
+        if s.seen.insert(h) {
+            i += 1;
+        } else {
+            repeated += s.lens[i + n] - s.lens[i];
+            i += n;
+        }
+    }
+    repeated
+}
+
+impl Stage for GopherRepetition {
+    fn name(&self) -> &str {
+        "gopher-repetition"
+    }
+
+    fn apply(&self, doc: &mut Document) -> Verdict {
+        let text = doc.text.as_str();
+        if text.is_empty() {
+            return Verdict::drop("empty", 0.0, 1.0);
+        }
+        let text_chars = char_len(text) as f64;
+        SCRATCH.with(|cell| {
+            let mut guard = cell.borrow_mut();
+            let s = &mut *guard;
+            let verdict = self.judge(text, text_chars, s);
+            s.trim();
+            verdict
+        })
+    }
+}
+
+impl GopherRepetition {
+    fn judge(&self, text: &str, text_chars: f64, s: &mut Scratch) -> Verdict {
+        let c = &self.config;
+        if c.dup_para_frac.is_some() || c.dup_para_char_frac.is_some() {
+            let (paras, dups, chars) =
+                find_duplicates(split_paragraphs(py_strip(text)), &mut s.seen);
+            if let Some(max) = c.dup_para_frac {
+                let ratio = dups as f64 / paras as f64;
+                if ratio > max {
+                    return Verdict::drop("dup_para_frac", ratio, max);
+                }
+            }
+            if let Some(max) = c.dup_para_char_frac {
+                let ratio = chars as f64 / text_chars;
+                if ratio > max {
+                    return Verdict::drop("dup_para_char_frac", ratio, max);
+                }
+            }
+        }
+        if c.dup_line_frac.is_some() || c.dup_line_char_frac.is_some() {
+            let (lines, dups, chars) = find_duplicates(split_newline_runs(text), &mut s.seen);
+            if let Some(max) = c.dup_line_frac {
+                let ratio = dups as f64 / lines as f64;
+                if ratio > max {
+                    return Verdict::drop("dup_line_frac", ratio, max);
+                }
+            }
+            if let Some(max) = c.dup_line_char_frac {
+                let ratio = chars as f64 / text_chars;
+                if ratio > max {
+                    return Verdict::drop("dup_line_char_frac", ratio, max);
+                }
+            }
+        }
+        if self.top_rules.is_empty() && self.dup_rules.is_empty() {
+            return Verdict::Keep;
+        }
+
+        s.hashes.clear();
+        s.lens.clear();
+        s.lens.push(0);
+        let mut total = 0usize;
+        let (hashes, lens) = (&mut s.hashes, &mut s.lens);
+        WordSplitter::default().for_each(text, |w| {
+            hashes.push(xxh3_64(w.as_bytes()));
+            total += char_len(w);
+            lens.push(total);
+        });
+        let words = s.hashes.len();
+
+        // If every m-gram is unique, so is every n-gram for n > m.
+        let mut all_unique_from: Option<usize> = None;
+        for (n, max, rule) in &self.top_rules {
+            let n = *n;
+            if words < n {
+                continue;
+            }
+            let chars = if all_unique_from.is_some_and(|m| m < n) {
+                s.lens[n] + n - 1
+            } else {
+                let (chars, count) = top_ngram_chars(s, n);
+                if count == 1 {
+                    all_unique_from = Some(all_unique_from.map_or(n, |m| m.min(n)));
+                }
+                chars
+            };
+            let ratio = chars as f64 / text_chars;
+            if ratio > *max {
+                return Verdict::drop(rule.as_str(), ratio, *max);
+            }
+        }
+        for (n, max, rule) in &self.dup_rules {
+            let n = *n;
+            let chars = if all_unique_from.is_some_and(|m| m < n) || words < n {
+                0
+            } else {
+                let chars = duplicated_ngram_chars(s, n);
+                if chars == 0 {
+                    all_unique_from = Some(all_unique_from.map_or(n, |m| m.min(n)));
+                }
+                chars
+            };
+            let ratio = chars as f64 / text_chars;
+            if ratio > *max {
+                return Verdict::drop(rule.as_str(), ratio, *max);
+            }
+        }
+        Verdict::Keep
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regex_splits() {
+        let p: Vec<&str> = split_paragraphs("a\nb\n\n\nc\n\n").collect();
+        assert_eq!(p, ["a\nb", "c", ""]);
+        let l: Vec<&str> = split_newline_runs("\na\n\nb\n").collect();
+        assert_eq!(l, ["", "a", "b", ""]);
+        assert_eq!(count_triple_dots("a...... b.... c.."), 3);
+    }
+}
