@@ -171,8 +171,8 @@ def time_cmd(a):
 def arcade_summary(stats):
     """OUT/arcade/stats.json of `arcade filter` -> the same shape as summarize().
 
-    Expected: {"read": N, "kept": N, "dropped": N, "dropped_by": {"stage:rule": N, ...}, ...};
-    a per-stage {"stages": {...}} section is used as well if present."""
+    arcade writes {"totals": {"read": N, "kept": N, "dropped": N, "dropped_by": {"stage:rule": N}}}."""
+    stats = stats.get("totals", stats)
     res = {"read": stats.get("read"), "kept": stats.get("kept"), "stages": {}}
     for key, n in (stats.get("dropped_by") or {}).items():
         stage, _, rule = key.partition(":")

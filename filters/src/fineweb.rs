@@ -24,7 +24,9 @@ use rustc_hash::FxHashSet;
 use serde::Deserialize;
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::text::{char_len, is_py_whitespace, is_terminal_punctuation, limit_f64, WordSplitter};
+use crate::text::{
+    char_len, is_py_whitespace, is_terminal_punctuation, limit_f64, with_words, WordSplitter,
+};
 
 pub(crate) fn register(registry: &mut StageRegistry) {
     registry.register("fineweb-quality", FineWebQuality::from_params);
@@ -168,8 +170,7 @@ impl Stage for FineWebQuality {
             }
         }
         if let Some(max) = c.new_line_ratio {
-            let mut words = 0usize;
-            WordSplitter::default().for_each(text, |_| words += 1);
+            let words = with_words(WordSplitter::default(), text, |w| w.len());
             if words > 0 {
                 let ratio = newlines as f64 / words as f64;
                 if ratio > max {

@@ -13,13 +13,12 @@ use std::cell::RefCell;
 
 use arcade_pipeline::read::Document;
 use arcade_pipeline::stage::{parse_params, Stage, StageRegistry, Verdict};
-use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Deserialize;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::text::{
     char_len, is_punctuation_char, limit_f64, limit_usize, py_lstrip, py_rstrip, py_splitlines,
-    py_strip, stop_words, WordSplitter,
+    py_strip, stop_words, with_words, WordSplitter,
 };
 
 pub(crate) fn register(registry: &mut StageRegistry) {
@@ -179,8 +178,17 @@ struct WordStats {
 }
 
 fn word_stats<S: AsRef<str>>(text: &str, splitter: WordSplitter, stop: &[S]) -> WordStats {
+    with_words(splitter, text, |words| word_stats_of(text, words, stop))
+}
+
+fn word_stats_of<S: AsRef<str>>(text: &str, words: &[(usize, usize)], stop: &[S]) -> WordStats {
     let mut st = WordStats::default();
-    splitter.for_each(text, |w| {
+    // Lengths of the stop words, so that most words skip the comparisons.
+    let stop_lens = stop
+        .iter()
+        .fold(0u64, |m, s| m | (1u64 << s.as_ref().len().min(63)));
+    words.iter().for_each(|&(a, b)| {
+        let w = &text[a..b];
         st.words += 1;
         let (mut non_punct, mut alpha, mut chars) = (false, false, 0usize);
         if w.is_ascii() {
@@ -193,8 +201,13 @@ fn word_stats<S: AsRef<str>>(text: &str, splitter: WordSplitter, stop: &[S]) -> 
         } else {
             for c in w.chars() {
                 chars += 1;
-                alpha |= c.is_alphabetic();
-                non_punct |= !is_punctuation_char(c);
+                // The Unicode table lookups are the costly part: stop asking once answered.
+                if !alpha {
+                    alpha = c.is_alphabetic();
+                }
+                if !non_punct {
+                    non_punct = !is_punctuation_char(c);
+                }
             }
         }
         if non_punct {
@@ -204,9 +217,11 @@ fn word_stats<S: AsRef<str>>(text: &str, splitter: WordSplitter, stop: &[S]) -> 
         if alpha {
             st.alpha_words += 1;
         }
-        for (i, s) in stop.iter().enumerate() {
-            if s.as_ref() == w {
-                st.stop_words_seen |= 1u128 << i;
+        if stop_lens & (1u64 << w.len().min(63)) != 0 {
+            for (i, s) in stop.iter().enumerate() {
+                if s.as_ref() == w {
+                    st.stop_words_seen |= 1u128 << i;
+                }
             }
         }
     });
@@ -428,26 +443,86 @@ impl GopherRepetition {
 #[derive(Default)]
 struct Scratch {
     hashes: Vec<u64>,
+    /// Hash states of the n-grams of `ngram_len` words starting at each word (see
+    /// [`advance_ngrams`]); 0 means not computed for this document.
+    ngrams: Vec<u64>,
+    ngram_len: usize,
     /// prefix sums of word lengths in characters: `lens[i]` = chars of words `0..i`.
     lens: Vec<usize>,
-    counts: FxHashMap<u64, (u32, u32)>,
-    seen: FxHashSet<u64>,
+    table: HashTable,
 }
 
 impl Scratch {
     /// Drops buffers that one huge document grew, so that clearing stays cheap.
     fn trim(&mut self) {
         const KEEP: usize = 1 << 16;
-        if self.counts.capacity() > KEEP {
-            self.counts = FxHashMap::default();
-        }
-        if self.seen.capacity() > KEEP {
-            self.seen = FxHashSet::default();
+        if self.table.keys.len() > 4 * KEEP {
+            self.table = HashTable::default();
         }
         if self.hashes.capacity() > 4 * KEEP {
             self.hashes = Vec::new();
             self.lens = Vec::new();
+            self.ngrams = Vec::new();
         }
+    }
+}
+
+/// A counting set of 64-bit hashes (n-grams, lines, paragraphs), cleared for every pass.
+///
+/// Why not `HashMap`: the keys are already uniformly mixed hashes, every pass knows how many
+/// keys it will insert at most, and nothing is ever removed. So the table is sized once per
+/// pass to a power of two at least twice that count, indexed by the key's top bits and probed
+/// linearly, with `0` as the empty mark (a key that is 0 is stored as 1: two n-grams that
+/// differ only there would be counted as one, as would any 64-bit hash collision). That is
+/// about half the time of hashbrown's entry API here, and the n-gram passes are the largest
+/// cost of the Gopher repetition filter.
+#[derive(Default)]
+struct HashTable {
+    keys: Vec<u64>,
+    /// (count, first position) per key.
+    values: Vec<(u32, u32)>,
+    shift: u32,
+}
+
+impl HashTable {
+    /// Empties the table, sized for up to `n` keys.
+    fn reset(&mut self, n: usize) {
+        let slots = (2 * n).next_power_of_two().max(16);
+        if self.keys.len() == slots {
+            self.keys.fill(0);
+        } else {
+            self.keys = vec![0; slots];
+            self.values = vec![(0, 0); slots];
+        }
+        self.shift = 64 - slots.trailing_zeros();
+    }
+
+    /// The slot of `key`, inserting it (count 0, first position `at`) if absent.
+    #[inline]
+    fn slot(&mut self, key: u64, at: u32) -> &mut (u32, u32) {
+        let key = key.max(1);
+        let mask = self.keys.len() - 1;
+        let mut i = (key >> self.shift) as usize;
+        loop {
+            let k = self.keys[i];
+            if k == key {
+                return &mut self.values[i];
+            }
+            if k == 0 {
+                self.keys[i] = key;
+                self.values[i] = (0, at);
+                return &mut self.values[i];
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Inserts `key`; false when it was there already.
+    #[inline]
+    fn insert(&mut self, key: u64) -> bool {
+        let v = self.slot(key, 0);
+        v.0 += 1;
+        v.0 == 1
     }
 }
 
@@ -456,15 +531,17 @@ thread_local! {
 }
 
 /// datatrove's `find_duplicates`: (number of elements equal to an earlier one, their chars).
-pub(crate) fn find_duplicates<'a>(
+/// `text` is what the items were split from: it bounds their number by its newlines.
+fn find_duplicates<'a>(
+    text: &str,
     items: impl Iterator<Item = &'a str>,
-    seen: &mut FxHashSet<u64>,
+    table: &mut HashTable,
 ) -> (usize, usize, usize) {
-    seen.clear();
+    table.reset(memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1);
     let (mut total, mut dups, mut dup_chars) = (0, 0, 0);
     for item in items {
         total += 1;
-        if !seen.insert(xxh3_64(item.as_bytes())) {
+        if !table.insert(xxh3_64(item.as_bytes())) {
             dups += 1;
             dup_chars += char_len(item);
         }
@@ -528,24 +605,53 @@ fn split_newline_runs(s: &str) -> impl Iterator<Item = &str> {
     })
 }
 
+const NGRAM_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// One step of the n-gram hash: the state of words `i..i+n` and word `i+n` give the state of
+/// `i..i+n+1`.
 #[inline]
-fn ngram_hash(hashes: &[u64]) -> u64 {
-    let mut h: u64 = 0x9E37_79B9_7F4A_7C15;
-    for &w in hashes {
-        h = (h.rotate_left(23) ^ w).wrapping_mul(0xA24B_AED4_963E_E407);
+fn ngram_step(state: u64, word: u64) -> u64 {
+    (state.rotate_left(23) ^ word).wrapping_mul(0xA24B_AED4_963E_E407)
+}
+
+#[inline]
+fn ngram_finish(state: u64) -> u64 {
+    state ^ (state >> 29)
+}
+
+/// Brings `s.ngrams[i]` to the hash state of the n-gram of `n` words starting at word `i`.
+///
+/// Why incremental: the default rules look at n = 2, 3, 4 and then 5..10, in increasing order.
+/// Hashing every n-gram from scratch costs n steps per position and pass (54 per word over
+/// the nine passes); extending the previous pass's states by one word costs one.
+fn advance_ngrams(s: &mut Scratch, n: usize) {
+    let words = s.hashes.len();
+    if n < s.ngram_len || s.ngram_len == 0 {
+        s.ngrams.clear();
+        s.ngrams
+            .extend(s.hashes.iter().map(|&w| ngram_step(NGRAM_SEED, w)));
+        s.ngram_len = 1;
     }
-    h ^ (h >> 29)
+    while s.ngram_len < n {
+        let k = s.ngram_len;
+        // Positions that still start a (k+1)-gram.
+        for i in 0..words - k {
+            s.ngrams[i] = ngram_step(s.ngrams[i], s.hashes[i + k]);
+        }
+        s.ngram_len += 1;
+    }
 }
 
 /// datatrove's `find_top_duplicate`: characters of the most frequent n-gram (joined with
 /// spaces) times its count; ties go to the n-gram seen first. Also returns the top count.
 fn top_ngram_chars(s: &mut Scratch, n: usize) -> (usize, u32) {
+    advance_ngrams(s, n);
     let positions = s.hashes.len() + 1 - n;
-    s.counts.clear();
+    s.table.reset(positions);
     let (mut best_count, mut best_first) = (0u32, 0u32);
     for i in 0..positions {
-        let h = ngram_hash(&s.hashes[i..i + n]);
-        let entry = s.counts.entry(h).or_insert((0, i as u32));
+        let h = ngram_finish(s.ngrams[i]);
+        let entry = s.table.slot(h, i as u32);
         entry.0 += 1;
         let (count, first) = *entry;
         if count > best_count || (count == best_count && first < best_first) {
@@ -561,12 +667,13 @@ fn top_ngram_chars(s: &mut Scratch, n: usize) -> (usize, u32) {
 /// datatrove's `find_all_duplicate`: characters (joined without spaces) of n-grams equal to an
 /// earlier one, skipping past each duplicate found.
 fn duplicated_ngram_chars(s: &mut Scratch, n: usize) -> usize {
-    s.seen.clear();
+    advance_ngrams(s, n);
     let words = s.hashes.len();
+    s.table.reset(words + 1 - n);
     let (mut repeated, mut i) = (0, 0);
     while i + n <= words {
-        let h = ngram_hash(&s.hashes[i..i + n]);
-        if s.seen.insert(h) {
+        let h = ngram_finish(s.ngrams[i]);
+        if s.table.insert(h) {
             i += 1;
         } else {
             repeated += s.lens[i + n] - s.lens[i];
@@ -602,7 +709,7 @@ impl GopherRepetition {
         let c = &self.config;
         if c.dup_para_frac.is_some() || c.dup_para_char_frac.is_some() {
             let (paras, dups, chars) =
-                find_duplicates(split_paragraphs(py_strip(text)), &mut s.seen);
+                find_duplicates(text, split_paragraphs(py_strip(text)), &mut s.table);
             if let Some(max) = c.dup_para_frac {
                 let ratio = dups as f64 / paras as f64;
                 if ratio > max {
@@ -617,7 +724,8 @@ impl GopherRepetition {
             }
         }
         if c.dup_line_frac.is_some() || c.dup_line_char_frac.is_some() {
-            let (lines, dups, chars) = find_duplicates(split_newline_runs(text), &mut s.seen);
+            let (lines, dups, chars) =
+                find_duplicates(text, split_newline_runs(text), &mut s.table);
             if let Some(max) = c.dup_line_frac {
                 let ratio = dups as f64 / lines as f64;
                 if ratio > max {
@@ -636,14 +744,18 @@ impl GopherRepetition {
         }
 
         s.hashes.clear();
+        s.ngram_len = 0;
         s.lens.clear();
         s.lens.push(0);
         let mut total = 0usize;
         let (hashes, lens) = (&mut s.hashes, &mut s.lens);
-        WordSplitter::default().for_each(text, |w| {
-            hashes.push(xxh3_64(w.as_bytes()));
-            total += char_len(w);
-            lens.push(total);
+        with_words(WordSplitter::default(), text, |words| {
+            for &(a, b) in words {
+                let w = &text[a..b];
+                hashes.push(xxh3_64(w.as_bytes()));
+                total += char_len(w);
+                lens.push(total);
+            }
         });
         let words = s.hashes.len();
 

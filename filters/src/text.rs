@@ -69,6 +69,7 @@
 //!   Its terminal-punctuation line rule is off by default, as in the FineWeb recipe
 //!   (datatrove's own default is on).
 
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::OnceLock;
 
@@ -579,9 +580,68 @@ static BYTE_CLASS: [u8; 256] = {
     t
 };
 
+/// The words of the text this thread split last, as byte ranges, and what identifies it.
+#[derive(Default)]
+struct WordCache {
+    key: Option<(WordSplitter, usize, u64)>,
+    words: Vec<(usize, usize)>,
+}
+
+thread_local! {
+    static WORDS: RefCell<WordCache> = RefCell::new(WordCache::default());
+}
+
+/// Calls `f` with the words of `text` (byte ranges into it), splitting it only if it is not the
+/// text this thread split last with the same splitter.
+///
+/// Why: the stages of one document run one after another on one thread, and three of them
+/// (Gopher repetition, Gopher quality, FineWeb) need the same words; splitting is the largest
+/// single cost of the web filters. datatrove does the same with an `lru_cache` on
+/// `split_into_words`. The text is recognised by its length and xxh3 (20+ GB/s, so a few
+/// hundred nanoseconds per document), never by its address: a stage that changed the text
+/// in place, even keeping its length, gets it split again.
+pub fn with_words<R>(
+    splitter: WordSplitter,
+    text: &str,
+    f: impl FnOnce(&[(usize, usize)]) -> R,
+) -> R {
+    let key = (
+        splitter,
+        text.len(),
+        xxhash_rust::xxh3::xxh3_64(text.as_bytes()),
+    );
+    WORDS.with(|cell| {
+        let Ok(mut cache) = cell.try_borrow_mut() else {
+            // Re-entered from inside `f` (not done by the stages here): split without caching.
+            let mut words = Vec::new();
+            splitter.for_each(text, |w| words.push(range_of(text, w)));
+            return f(&words);
+        };
+        if cache.key != Some(key) {
+            cache.key = None;
+            cache.words.clear();
+            if cache.words.capacity() > 1 << 20 {
+                // One huge document must not keep its buffer for the rest of the run.
+                cache.words = Vec::new();
+            }
+            let words = &mut cache.words;
+            splitter.for_each(text, |w| words.push(range_of(text, w)));
+            cache.key = Some(key);
+        }
+        f(&cache.words)
+    })
+}
+
+/// The byte range of `word`, a slice of `text`.
+#[inline]
+fn range_of(text: &str, word: &str) -> (usize, usize) {
+    let start = word.as_ptr() as usize - text.as_ptr() as usize;
+    (start, start + word.len())
+}
+
 /// Splits text into words the way datatrove's spaCy-based `split_into_words` does, closely
 /// enough for the quality filters' statistics (see the module docs for the differences).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct WordSplitter {
     /// Split elided articles and prepositions off the next word (`l'homme` → `l'`, `homme`),
     /// as spaCy's French and Italian tokenizers do. English contractions are split otherwise.
