@@ -605,6 +605,30 @@ fn split_newline_runs(s: &str) -> impl Iterator<Item = &str> {
     })
 }
 
+/// A 64-bit hash of one word. Words are short: up to 16 bytes they are loaded as two
+/// little-endian integers and mixed with their length (a few multiplies, no loop and no call),
+/// longer ones go through xxh3. Only equality matters (n-grams are compared by these hashes),
+/// so the two kinds of word never need to agree.
+#[inline]
+fn word_hash(w: &[u8]) -> u64 {
+    if w.len() > 16 {
+        return xxh3_64(w);
+    }
+    let mut buf = [0u8; 16];
+    buf[..w.len()].copy_from_slice(w);
+    let lo = u64::from_le_bytes(buf[..8].try_into().expect("8 bytes"));
+    let hi = u64::from_le_bytes(buf[8..].try_into().expect("8 bytes"));
+    let m = |a: u64, b: u64| {
+        let p = (a as u128).wrapping_mul(b as u128);
+        (p as u64) ^ ((p >> 64) as u64)
+    };
+    // The length goes in separately: zero padding must not make "ab" equal "ab\0".
+    m(
+        m(lo ^ 0x2D35_8DCC_AA6C_78A5, hi ^ 0x8BB8_4B93_962E_ACC9),
+        w.len() as u64 ^ 0x4F1B_BCDC_BFA5_3E0B,
+    )
+}
+
 const NGRAM_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// One step of the n-gram hash: the state of words `i..i+n` and word `i+n` give the state of
@@ -752,7 +776,7 @@ impl GopherRepetition {
         with_words(WordSplitter::default(), text, |words| {
             for &(a, b) in words {
                 let w = &text[a..b];
-                hashes.push(xxh3_64(w.as_bytes()));
+                hashes.push(word_hash(w.as_bytes()));
                 total += char_len(w);
                 lens.push(total);
             }

@@ -393,9 +393,16 @@ fn is_dotted_abbreviation(s: &str) -> bool {
     dots >= 2
 }
 
+/// The exception set, and which bytes start and end its entries (or a dotted abbreviation).
+struct Specials {
+    set: FxHashSet<&'static str>,
+    first: [bool; 256],
+    last: [bool; 256],
+}
+
 #[inline]
 fn is_special(s: &str) -> bool {
-    static SET: OnceLock<FxHashSet<&'static str>> = OnceLock::new();
+    static SPECIAL: OnceLock<Specials> = OnceLock::new();
     let b = s.as_bytes();
     if b.len() < 2 || b.len() > 10 {
         return false;
@@ -403,9 +410,29 @@ fn is_special(s: &str) -> bool {
     if b.len() == 2 && b[1] == b'.' && b[0].is_ascii_alphabetic() {
         return true;
     }
-    SET.get_or_init(|| SPECIALS.iter().copied().collect())
-        .contains(s)
-        || (b[b.len() - 1] == b'.' && is_dotted_abbreviation(s))
+    let sp = SPECIAL.get_or_init(|| {
+        let mut first = [false; 256];
+        let mut last = [false; 256];
+        for w in SPECIALS {
+            first[w.as_bytes()[0] as usize] = true;
+            last[w.as_bytes()[w.len() - 1] as usize] = true;
+        }
+        for c in b'a'..=b'z' {
+            first[c as usize] = true;
+            first[c.to_ascii_uppercase() as usize] = true;
+        }
+        last[b'.' as usize] = true;
+        Specials {
+            set: SPECIALS.iter().copied().collect(),
+            first,
+            last,
+        }
+    });
+    // Most chunks that reach here fail the byte tables: no hashing for them.
+    if !sp.first[b[0] as usize] || !sp.last[b[b.len() - 1] as usize] {
+        return false;
+    }
+    sp.set.contains(s) || (b[b.len() - 1] == b'.' && is_dotted_abbreviation(s))
 }
 
 /// spaCy's unit suffixes (the ASCII ones) split off a number: `10km` → `10 km`.
@@ -702,6 +729,18 @@ impl WordSplitter {
     fn emit_chunk<'a>(&self, chunk: &'a str, plain: bool, f: &mut impl FnMut(&'a str)) {
         if plain && !self.may_split_plain(chunk) {
             f(chunk);
+        } else if plain && chunk.bytes().all(|b| b.is_ascii_alphabetic()) {
+            // A short word of ASCII letters (most English words pass `may_split_plain`): no
+            // prefix, suffix, unit or infix applies, and the only exceptions of that shape
+            // (`xD`, `XD`) are no contractions, so a bare contraction is the one possible
+            // split. Same result as `split_chunk`, without its general machinery.
+            match english_contraction(chunk) {
+                Some(at) if !self.elision => {
+                    f(&chunk[..at]);
+                    f(&chunk[at..]);
+                }
+                _ => f(chunk),
+            }
         } else {
             self.split_chunk(chunk, f);
         }
@@ -1042,6 +1081,37 @@ pub(crate) fn limit_usize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usiz
 
 #[cfg(test)]
 mod tests {
+
+    /// The short-word fast path of `emit_chunk` must split exactly as the general `split_chunk`.
+    #[test]
+    fn the_letters_only_fast_path_agrees_with_the_general_splitter() {
+        let mut words: Vec<String> = BARE_CONTRACTIONS
+            .iter()
+            .flat_map(|(w, _)| {
+                let mut cap = w.to_string();
+                cap[..1].make_ascii_uppercase();
+                [w.to_string(), cap, w.to_ascii_uppercase()]
+            })
+            .collect();
+        for w in ["the", "and", "is", "time", "xD", "XD", "a", "Im", "im", "ill", "Ill", "well"] {
+            words.push(w.into());
+        }
+        let real = include_str!("../../fixtures/multilingual/en.jsonl");
+        words.extend(
+            real.split(|c: char| !c.is_ascii_alphabetic())
+                .filter(|w| !w.is_empty() && w.len() <= 8)
+                .take(20_000)
+                .map(str::to_string),
+        );
+        for elision in [false, true] {
+            let sp = WordSplitter { elision };
+            for w in &words {
+                let mut general = Vec::new();
+                sp.split_chunk(w, &mut |t| general.push(t));
+                assert_eq!(sp.split(w), general, "{w:?} (elision {elision})");
+            }
+        }
+    }
     use super::*;
 
     fn words(s: &str) -> Vec<&str> {
