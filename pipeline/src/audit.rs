@@ -34,6 +34,22 @@ pub fn audit_line(
     decision: &Decision,
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(doc.text.len() + 256);
+    // The common case, an unchanged record without an `arcade` field, needs no parsing: the
+    // annotations go in before its closing brace. (Readers only keep records that parsed as
+    // objects, so the brace is there.)
+    if let Some(record) = record.filter(|r| !text_changed && !r.contains("\"arcade\"")) {
+        let inner = record.trim_end().strip_suffix('}').map(str::trim_end);
+        if let Some(inner) = inner {
+            out.extend_from_slice(inner.as_bytes());
+            if inner != "{" {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"\"arcade\":");
+            write_annotations(&mut out, doc, source, decision);
+            out.extend_from_slice(b"}\n");
+            return out;
+        }
+    }
     out.push(b'{');
     let mut first = true;
     let mut key = |out: &mut Vec<u8>, name: &str| {
@@ -181,6 +197,22 @@ mod tests {
         assert_eq!(v["arcade"]["lang_score"], 0.5);
         assert_eq!(v["arcade"]["source"], "web");
         assert_eq!(v["arcade"]["location"], "in.jsonl:3");
+    }
+
+    #[test]
+    fn unchanged_records_are_spliced_byte_for_byte() {
+        let decision = Decision::Kept { changed: vec![] };
+        for (record, expect) in [
+            (r#"{"text": "a",  "n": 1.50 }"#, r#"{"text": "a",  "n": 1.50,"arcade":"#),
+            ("{}", r#"{"arcade":"#),
+            ("{ }", r#"{"arcade":"#),
+        ] {
+            let d = doc(Some(record), "a");
+            let line = audit_line(&d, d.record.as_deref(), "s", "text", false, &decision);
+            let text = std::str::from_utf8(&line).unwrap();
+            assert!(text.starts_with(expect), "{text}");
+            assert_eq!(parse(&line)["arcade"]["source"], "s");
+        }
     }
 
     #[test]
