@@ -1093,7 +1093,9 @@ mod tests {
                 [w.to_string(), cap, w.to_ascii_uppercase()]
             })
             .collect();
-        for w in ["the", "and", "is", "time", "xD", "XD", "a", "Im", "im", "ill", "Ill", "well"] {
+        for w in [
+            "the", "and", "is", "time", "xD", "XD", "a", "Im", "im", "ill", "Ill", "well",
+        ] {
             words.push(w.into());
         }
         let real = include_str!("../../fixtures/multilingual/en.jsonl");
