@@ -962,9 +962,11 @@ mod tests {
                     Some(*t)
                 }))
                 .collect();
-            let mut s = Scratch::default();
-            s.hashes = ids.iter().map(|&w| word_hash(&w.to_le_bytes())).collect();
-            s.lens = lens.clone();
+            let mut s = Scratch {
+                hashes: ids.iter().map(|&w| word_hash(&w.to_le_bytes())).collect(),
+                lens: lens.clone(),
+                ..Scratch::default()
+            };
             let mut order: Vec<usize> = (2..=10).collect();
             if case % 5 == 0 {
                 order.reverse();
