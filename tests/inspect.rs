@@ -90,6 +90,8 @@ fn manifest(layout: Layout, seq_len: usize, dtype: &str, split: SplitInfo) -> Ma
             files: vec!["web.jsonl".to_string()],
             documents: documents.clone(),
             changed_by: BTreeMap::from([("clean:strip_html".to_string(), 2)]),
+            changed_bytes_by: BTreeMap::from([("clean:strip_html".to_string(), 40)]),
+            packed_by_lang: BTreeMap::new(),
             text_bytes: 200,
             tokens: split.tokens,
             output_tokens: split.tokens,
@@ -98,6 +100,7 @@ fn manifest(layout: Layout, seq_len: usize, dtype: &str, split: SplitInfo) -> Ma
         }],
         splits: BTreeMap::from([("train".to_string(), split)]),
         totals: documents,
+        dropped_file: None,
         recipe: serde_json::json!({}),
     }
 }

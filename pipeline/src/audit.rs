@@ -203,7 +203,10 @@ mod tests {
     fn unchanged_records_are_spliced_byte_for_byte() {
         let decision = Decision::Kept { changed: vec![] };
         for (record, expect) in [
-            (r#"{"text": "a",  "n": 1.50 }"#, r#"{"text": "a",  "n": 1.50,"arcade":"#),
+            (
+                r#"{"text": "a",  "n": 1.50 }"#,
+                r#"{"text": "a",  "n": 1.50,"arcade":"#,
+            ),
             ("{}", r#"{"arcade":"#),
             ("{ }", r#"{"arcade":"#),
         ] {

@@ -55,6 +55,7 @@ fn manifest(
         splits,
         sources: Vec::new(),
         totals: DocCounts::default(),
+        dropped_file: None,
         recipe: serde_json::Value::Null,
     }
 }

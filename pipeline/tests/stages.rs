@@ -357,16 +357,28 @@ fn length_limits_in_characters_and_tokens_at_their_edges() {
     assert_eq!(decide(&*chars, "éé"), Verdict::drop("min_chars", 2.0, 3.0));
     assert_eq!(decide(&*chars, "ééé"), Verdict::Keep);
     assert_eq!(decide(&*chars, "ééééé"), Verdict::Keep);
-    assert_eq!(decide(&*chars, "éééééé"), Verdict::drop("max_chars", 6.0, 5.0));
+    assert_eq!(
+        decide(&*chars, "éééééé"),
+        Verdict::drop("max_chars", 6.0, 5.0)
+    );
     // Arcade100k splits digits one per token, so "1234" is exactly 4 tokens.
     let tokens = build("length:min_tokens=4:max_tokens=6");
-    assert_eq!(decide(&*tokens, "123"), Verdict::drop("min_tokens", 3.0, 4.0));
+    assert_eq!(
+        decide(&*tokens, "123"),
+        Verdict::drop("min_tokens", 3.0, 4.0)
+    );
     assert_eq!(decide(&*tokens, "1234"), Verdict::Keep);
     assert_eq!(decide(&*tokens, "123456"), Verdict::Keep);
-    assert_eq!(decide(&*tokens, "1234567"), Verdict::drop("max_tokens", 7.0, 6.0));
+    assert_eq!(
+        decide(&*tokens, "1234567"),
+        Verdict::drop("max_tokens", 7.0, 6.0)
+    );
     // cl100k_base groups up to three digits: "1234567" is "123", "456", "7".
     let cl = build("length:max_tokens=2:encoding=cl100k_base");
-    assert_eq!(decide(&*cl, "1234567"), Verdict::drop("max_tokens", 3.0, 2.0));
+    assert_eq!(
+        decide(&*cl, "1234567"),
+        Verdict::drop("max_tokens", 3.0, 2.0)
+    );
 
     for bad in [
         "length:min_chars=5:max_chars=2",

@@ -348,9 +348,9 @@ struct Checkpoint {
     phase: Phase,
     sources: Vec<SourceStats>,
     splits: Vec<SplitCheckpoint>,
-    /// Length of the `--dropped` file at the checkpoint.
+    /// Where the `--dropped` file was at the checkpoint.
     #[serde(default)]
-    dropped_bytes: Option<u64>,
+    dropped: Option<dropped::DroppedCheckpoint>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -606,10 +606,10 @@ impl<'a> Run<'a> {
                 })
                 .collect(),
         };
-        let dropped = match (&recipe.dropped, cp.and_then(|c| c.dropped_bytes)) {
+        let dropped = match (&recipe.dropped, cp.and_then(|c| c.dropped)) {
             (None, _) => None,
-            (Some(dir), Some(len)) => Some(dropped::DroppedWriter::resume(dir, len)?),
-            (Some(dir), None) => Some(dropped::DroppedWriter::create(dir)?),
+            (Some(dir), Some(at)) => Some(dropped::DroppedWriter::resume(dir, state_dir, at)?),
+            (Some(dir), None) => Some(dropped::DroppedWriter::create(dir, state_dir)?),
         };
         let phase = cp.map_or(
             Phase::Reading {
@@ -849,7 +849,7 @@ impl<'a> Run<'a> {
             .iter_mut()
             .map(Split::checkpoint)
             .collect::<Result<Vec<_>, _>>()?;
-        let dropped_bytes = self
+        let dropped = self
             .dropped
             .as_mut()
             .map(dropped::DroppedWriter::checkpoint)
@@ -859,10 +859,14 @@ impl<'a> Run<'a> {
             phase: self.phase.clone(),
             sources: self.sources.clone(),
             splits,
-            dropped_bytes,
+            dropped,
         };
         let json = serde_json::to_vec(&cp).expect("checkpoints serialize");
-        write_atomically(&self.state_dir.join(CHECKPOINT_FILE), &json)
+        write_atomically(&self.state_dir.join(CHECKPOINT_FILE), &json)?;
+        if let (Some(writer), Some(at)) = (&self.dropped, dropped) {
+            writer.checkpointed(at);
+        }
+        Ok(())
     }
 
     /// Phase 2: final rows, shuffle, shards, manifest.
