@@ -177,6 +177,29 @@ struct WordStats {
     stop_words_seen: u128,
 }
 
+const ALPHA: u8 = 1;
+const NOT_PUNCT: u8 = 2;
+const NON_ASCII: u8 = 4;
+
+/// Per byte: an ASCII letter; an ASCII character that is not punctuation for datatrove (its
+/// punctuation set holds the ASCII punctuation and the control characters but tab and newline);
+/// part of a non-ASCII character. One table lookup per byte decides an ASCII word.
+const BYTE_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = if c >= 0x80 {
+            NON_ASCII
+        } else {
+            let punct = c.is_ascii_punctuation() || (c < 0x20 && c != 9 && c != 10) || c == 0x7F;
+            (if c.is_ascii_alphabetic() { ALPHA } else { 0 }) | (if punct { 0 } else { NOT_PUNCT })
+        };
+        b += 1;
+    }
+    table
+};
+
 fn word_stats<S: AsRef<str>>(text: &str, splitter: WordSplitter, stop: &[S]) -> WordStats {
     with_words(splitter, text, |words| word_stats_of(text, words, stop))
 }
@@ -191,13 +214,11 @@ fn word_stats_of<S: AsRef<str>>(text: &str, words: &[(usize, usize)], stop: &[S]
         let w = &text[a..b];
         st.words += 1;
         let (mut non_punct, mut alpha, mut chars) = (false, false, 0usize);
-        if w.is_ascii() {
+        let class = w.bytes().fold(0u8, |acc, b| acc | BYTE_CLASS[b as usize]);
+        if class & NON_ASCII == 0 {
             chars = w.len();
-            for &b in w.as_bytes() {
-                alpha |= b.is_ascii_alphabetic();
-                non_punct |=
-                    !(b.is_ascii_punctuation() || (b < 0x20 && b != 9 && b != 10) || b == 0x7F);
-            }
+            alpha = class & ALPHA != 0;
+            non_punct = class & NOT_PUNCT != 0;
         } else {
             for c in w.chars() {
                 chars += 1;

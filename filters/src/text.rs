@@ -473,6 +473,19 @@ fn unit_suffix_len(s: &str) -> usize {
 }
 
 /// Contractions spaCy's English exceptions split without an apostrophe: (word, split offset).
+/// For each length up to 8, the first letters (bit `c - 'a'`) of the bare contractions of that
+/// length.
+const BARE_FIRST_LETTERS: [u32; 9] = {
+    let mut table = [0u32; 9];
+    let mut i = 0;
+    while i < BARE_CONTRACTIONS.len() {
+        let w = BARE_CONTRACTIONS[i].0.as_bytes();
+        table[w.len()] |= 1 << (w[0] - b'a');
+        i += 1;
+    }
+    table
+};
+
 const BARE_CONTRACTIONS: &[(&str, usize)] = &[
     ("cannot", 3),
     ("dont", 2),
@@ -934,6 +947,10 @@ fn english_contraction(core: &str) -> Option<usize> {
     if n <= 8 && b.iter().all(u8::is_ascii_alphabetic) && !b[1..].iter().any(u8::is_ascii_uppercase)
     {
         let lower = b[0].to_ascii_lowercase();
+        // Most words share no (length, first letter) with a bare contraction.
+        if BARE_FIRST_LETTERS[n] & (1 << (lower.wrapping_sub(b'a') & 31)) == 0 {
+            return None;
+        }
         for &(word, at) in BARE_CONTRACTIONS {
             let w = word.as_bytes();
             if w.len() == n && w[0] == lower && w[1..] == b[1..] {
