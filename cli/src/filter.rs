@@ -3,9 +3,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use arcade_pipeline::filter::{self, FilterOptions, FilterProgress, FilterStats};
-use arcade_pipeline::recipe::{self, Recipe, SourceSpec};
 
 use crate::summary::{self, Summary};
 
@@ -83,31 +82,14 @@ pub fn run(args: Args) -> Result<()> {
         return Ok(());
     }
     let out = args.output.clone().expect("clap requires --output");
-    let mut recipe = match &args.recipe {
-        Some(path) => Recipe::from_file(path)?,
-        None => {
-            if args.input.is_empty() {
-                bail!("nothing to filter: give --input FILES or --recipe FILE (see `arcade filter --help`)");
-            }
-            toml::from_str::<Recipe>("").expect("the empty recipe is valid")
-        }
-    };
-    if !args.input.is_empty() {
-        let format = args
-            .input_format
-            .as_deref()
-            .map(recipe::parse_format)
-            .transpose()
-            .map_err(anyhow::Error::msg)?;
-        recipe.sources.push(SourceSpec {
-            name: "input".into(),
-            paths: args.input.clone(),
-            format,
-            field: args.field.clone(),
-            id_field: args.id_field.clone(),
-            weight: 1.0,
-        });
-    }
+    let mut recipe = crate::pack::recipe_with_inputs(crate::pack::InputArgs {
+        command: "filter",
+        recipe: args.recipe.as_deref(),
+        input: &args.input,
+        field: &args.field,
+        id_field: args.id_field.as_deref(),
+        input_format: args.input_format.as_deref(),
+    })?;
     if let Some(list) = &args.stages {
         recipe.stages = registry.parse_list(list).context("--stages")?;
     } else if recipe.stages.is_empty() {

@@ -155,32 +155,58 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-fn build_recipe(args: &Args) -> Result<Recipe> {
-    let mut recipe = match &args.recipe {
+/// What `pack` and `filter` read: a recipe's sources, plus `--input` files as one more source
+/// named `input`.
+pub(crate) struct InputArgs<'a> {
+    pub command: &'static str,
+    pub recipe: Option<&'a std::path::Path>,
+    pub input: &'a [String],
+    pub field: &'a str,
+    pub id_field: Option<&'a str>,
+    pub input_format: Option<&'a str>,
+}
+
+/// The recipe (or an empty one) with `--input` added as a source.
+pub(crate) fn recipe_with_inputs(a: InputArgs) -> Result<Recipe> {
+    let mut recipe = match a.recipe {
         Some(path) => Recipe::from_file(path)?,
         None => {
-            if args.input.is_empty() {
-                bail!("nothing to pack: give --recipe FILE or --input FILES (see `arcade pack --help`)");
+            if a.input.is_empty() {
+                bail!(
+                    "nothing to {0}: give --recipe FILE or --input FILES (see `arcade {0} --help`)",
+                    a.command
+                );
             }
             toml::from_str::<Recipe>("").expect("the empty recipe is valid")
         }
     };
-    if !args.input.is_empty() {
-        let format = args
+    if !a.input.is_empty() {
+        let format = a
             .input_format
-            .as_deref()
             .map(recipe::parse_format)
             .transpose()
             .map_err(anyhow::Error::msg)?;
         recipe.sources.push(SourceSpec {
             name: "input".into(),
-            paths: args.input.clone(),
+            paths: a.input.to_vec(),
             format,
-            field: args.field.clone(),
-            id_field: None,
+            field: a.field.to_string(),
+            id_field: a.id_field.map(str::to_string),
             weight: 1.0,
         });
     }
+    Ok(recipe)
+}
+
+fn build_recipe(args: &Args) -> Result<Recipe> {
+    let mut recipe = recipe_with_inputs(InputArgs {
+        command: "pack",
+        recipe: args.recipe.as_deref(),
+        input: &args.input,
+        field: &args.field,
+        id_field: None,
+        input_format: args.input_format.as_deref(),
+    })?;
     if let Some(o) = &args.output {
         recipe.output = Some(o.clone());
     }
