@@ -243,3 +243,40 @@ fn bad_input_is_counted_or_stops_the_run_and_finished_runs_are_kept() {
     .failed();
     assert_contains(&run.stderr, &["min_charz"]);
 }
+
+#[test]
+fn language_labels_reach_the_records_and_the_stats() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("lang");
+    let (de, zh) = (
+        fixture("multilingual/de.jsonl"),
+        fixture("multilingual/zh.jsonl"),
+    );
+    arcade(&[
+        "filter",
+        "-q",
+        "-i",
+        &de,
+        &zh,
+        "--stages",
+        "lang:de:min_score=0",
+        "-o",
+        out.to_str().unwrap(),
+    ])
+    .ok();
+    let kept = records(&out.join("kept.jsonl.zst"));
+    let dropped = records(&out.join("dropped.jsonl.zst"));
+    // The fixtures carry their language in a `lang` field, which the identifier never sees.
+    let right = |r: &serde_json::Value| r["arcade"]["lang"] == r["lang"];
+    assert!(kept.iter().all(|r| r["arcade"]["lang"] == "de"));
+    assert!(kept.iter().filter(|r| right(r)).count() * 10 >= kept.len() * 9);
+    let zh_dropped = dropped.iter().filter(|r| r["lang"] == "zh").count();
+    assert_eq!(zh_dropped, fixture_records("multilingual/zh.jsonl").len());
+    for r in &dropped {
+        let score = r["arcade"]["lang_score"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&score));
+        assert_eq!(r["arcade"]["stage"], "lang");
+    }
+    let s = stats(&out);
+    assert_eq!(s["totals"]["kept_by_lang"]["de"], kept.len() as u64);
+}
