@@ -280,3 +280,36 @@ fn language_labels_reach_the_records_and_the_stats() {
     let s = stats(&out);
     assert_eq!(s["totals"]["kept_by_lang"]["de"], kept.len() as u64);
 }
+
+#[test]
+fn stdin_is_an_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("stdin");
+    let input = fixture_bytes("web/dclm_majority_head.jsonl");
+    let run = common::arcade(
+        [
+            "filter",
+            "-q",
+            "-i",
+            "-",
+            "--stages",
+            "length:min_chars=1000",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        Some(&input),
+    )
+    .ok();
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    let s = stats(&out);
+    let texts = common::jsonl_texts("web/dclm_majority_head.jsonl");
+    assert_eq!(s["totals"]["read"], texts.len() as u64);
+    let short = texts.iter().filter(|t| t.chars().count() < 1000).count() as u64;
+    assert_eq!(s["totals"]["dropped"], short);
+    assert!(
+        records(&out.join("kept.jsonl.zst"))[0]["arcade"]["location"]
+            .as_str()
+            .unwrap()
+            .starts_with("<stdin>:")
+    );
+}

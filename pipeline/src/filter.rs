@@ -268,9 +268,14 @@ pub fn filter(
     for source in &recipe.sources {
         let paths = read::expand_inputs(&source.paths)?;
         for p in &paths {
-            let len = fs::metadata(p)
-                .map(|m| m.len())
-                .map_err(io_err("read", p))?;
+            // stdin (`-`) has no size: progress counts it as done when it ends.
+            let len = if p.as_os_str() == "-" {
+                0
+            } else {
+                fs::metadata(p)
+                    .map(|m| m.len())
+                    .map_err(io_err("read", p))?
+            };
             sizes.push(len);
         }
         files.push(paths);
