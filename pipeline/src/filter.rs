@@ -189,8 +189,8 @@ impl FilterCounts {
 pub enum FilterError {
     #[error("{dir} holds a finished filter run ({STATS_FILE} exists); pass --overwrite to replace it or choose another --output")]
     Exists { dir: String },
-    #[error("nothing to filter: no sources")]
-    NoSources,
+    #[error(transparent)]
+    Recipe(#[from] crate::recipe::RecipeError),
     #[error(transparent)]
     Read(#[from] read::ReadError),
     #[error(transparent)]
@@ -255,9 +255,7 @@ pub fn filter(
     out: &Path,
     options: &FilterOptions,
 ) -> Result<FilterStats, FilterError> {
-    if recipe.sources.is_empty() {
-        return Err(FilterError::NoSources);
-    }
+    recipe.validate_sources()?;
     let stages = recipe
         .stages
         .iter()

@@ -211,9 +211,7 @@ impl Recipe {
     /// Checks what serde cannot: ranges and cross-field rules.
     pub fn validate(&self) -> Result<(), RecipeError> {
         let bad = |m: String| Err(RecipeError::Invalid(m));
-        if self.sources.is_empty() {
-            return bad("no sources: add a [[source]] table or pass --input".into());
-        }
+        self.validate_sources()?;
         if self.output.is_none() {
             return bad("no output directory: set `output` or pass --output".into());
         }
@@ -225,6 +223,21 @@ impl Recipe {
                 "shard_tokens {} is smaller than one row of seq_len {}",
                 self.shard_tokens, self.seq_len
             ));
+        }
+        match self.validation {
+            Some(Validation::Fraction(f)) if !(0.0..1.0).contains(&f) => {
+                bad(format!("validation fraction {f} must be in [0, 1)"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The checks that matter to any run over the recipe's sources (`pack` and `filter`):
+    /// sources exist, have unique names, paths and sane weights, and stages name real sources.
+    pub fn validate_sources(&self) -> Result<(), RecipeError> {
+        let bad = |m: String| Err(RecipeError::Invalid(m));
+        if self.sources.is_empty() {
+            return bad("no sources: add a [[source]] table or pass --input".into());
         }
         let mut names = std::collections::BTreeSet::new();
         for s in &self.sources {
@@ -251,12 +264,7 @@ impl Recipe {
                 }
             }
         }
-        match self.validation {
-            Some(Validation::Fraction(f)) if !(0.0..1.0).contains(&f) => {
-                bad(format!("validation fraction {f} must be in [0, 1)"))
-            }
-            _ => Ok(()),
-        }
+        Ok(())
     }
 }
 

@@ -389,3 +389,22 @@ fn length_limits_in_characters_and_tokens_at_their_edges() {
         assert!(r.build(&r.parse_list(bad).unwrap()[0]).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn filter_runs_check_that_stages_name_real_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe: Recipe = toml::from_str(&format!(
+        "[[source]]\nname = \"web\"\npaths = [\"{}/../fixtures/web/*.jsonl\"]\n[[stage]]\nkind = \"length\"\nsources = [\"wbe\"]\n",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let err = arcade_pipeline::filter::filter(
+        &recipe,
+        &registry(),
+        &dir.path().join("out"),
+        &Default::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("wbe"), "{err}");
+}
