@@ -24,18 +24,31 @@
 //!   bytes on (measured: CJK and Hangul clauses, which have no spaces, are often that long and are
 //!   never whole tokens) a binary heap over a linked list wins, and it keeps the worst case (a
 //!   megabyte of letters with no split point) at O(n log n) rather than tiktoken-small's O(n²).
+//! * **Three, in fact.** From `BACKTRACK_PIECE` bytes on, the heap's O(n log n) and its cache
+//!   misses (its state is touched in rank order, i.e. randomly, and outgrows L2 around 50 KB)
+//!   made the cost per byte grow 2.4-4.8x from 10 KB to 1 MB. Such pieces go to the linear,
+//!   left-to-right backtracking encoder of `backtrack.rs` (exactness argument there). Why not
+//!   from 48 bytes, where it also measured faster on synthetic pieces (1.1-2x)? Its tables cost
+//!   about 90 ms and 7 MB per vocabulary (cl100k), which every CJK user would pay on the first
+//!   clause, for no gain on real text: no piece of the 21 MB shared corpus reaches 256 bytes,
+//!   and pieces up to 256 bytes are cached anyway. So the tables are built on the first piece of
+//!   4 KB, and the heap also remains for a vocabulary the backtracking encoder cannot serve.
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::OnceLock;
 
 use rustc_hash::FxHashMap;
 
+use crate::backtrack::Backtrack;
 use crate::error::LoadError;
 
 const NONE: u32 = u32::MAX;
 /// Pieces at least this long use the heap merge loop.
 const LARGE_PIECE: usize = 48;
+/// Pieces at least this long use the backtracking encoder (`backtrack.rs`).
+const BACKTRACK_PIECE: usize = 4096;
 /// Pieces longer than this are not cached: they are rare, and would crowd the arena.
 const MAX_CACHED_PIECE: usize = 256;
 /// Bounds of the per-thread cache; beyond them it is cleared (about 16 MiB per thread at most).
@@ -131,6 +144,9 @@ pub(crate) struct Vocab {
     /// instead of a probe of the large pair map.
     byte_pairs: Box<[u32]>,
     pairs: FxHashMap<u64, u32>,
+    /// The backtracking encoder's tables, built on the first piece of `BACKTRACK_PIECE` bytes;
+    /// None inside if this vocabulary does not merge in rank order (see `backtrack.rs`).
+    backtrack: OnceLock<Option<Box<Backtrack>>>,
 }
 
 impl Vocab {
@@ -209,6 +225,7 @@ impl Vocab {
             byte_ids,
             byte_pairs,
             pairs,
+            backtrack: OnceLock::new(),
         })
     }
 
@@ -235,8 +252,9 @@ impl Vocab {
         self.encoder.len()
     }
 
+    /// The id of the token whose bytes are those of `left` then `right`, or NONE.
     #[inline(always)]
-    fn merged(&self, left: u32, right: u32) -> u32 {
+    pub(crate) fn merged(&self, left: u32, right: u32) -> u32 {
         *self.pairs.get(&pair_key(left, right)).unwrap_or(&NONE)
     }
 
@@ -284,10 +302,49 @@ impl Vocab {
         out.extend(parts.iter().map(|&(id, _)| id));
     }
 
+    /// BPE of a long piece by backtracking; false if this vocabulary cannot use it. Out of line
+    /// and cold: written inline in `merge_piece`, it made the caller's hot loop (whole-token
+    /// pieces, which never get here) 25% slower on a megabyte of digits, one piece per digit.
+    /// It is called from `merge_large`, so that `merge_piece` is exactly as it was.
+    #[cold]
+    #[inline(never)]
+    fn encode_long(&self, piece: &[u8], out: &mut Vec<u32>) -> bool {
+        let Some(backtrack) = self.backtrack() else {
+            return false;
+        };
+        let done = backtrack.encode(piece, out);
+        debug_assert!(done, "the backtracking search cannot fail");
+        done
+    }
+
+    /// The backtracking encoder, built on first use; None if this vocabulary cannot use it.
+    pub(crate) fn backtrack(&self) -> Option<&Backtrack> {
+        self.backtrack
+            .get_or_init(|| Backtrack::new(self).map(Box::new))
+            .as_deref()
+    }
+
+    /// BPE of a piece of at least two bytes with the heap loop whatever its length (for tests).
+    #[cfg(test)]
+    pub(crate) fn merge_with_heap(&self, piece: &[u8]) -> Vec<u32> {
+        let mut out = Vec::new();
+        self.merge_heap(piece, &mut MergeScratch::default(), &mut out);
+        out
+    }
+
+    /// Pieces of `LARGE_PIECE` bytes or more: backtracking from `BACKTRACK_PIECE` bytes on
+    /// (when the vocabulary allows it), the heap below.
+    fn merge_large(&self, piece: &[u8], scratch: &mut MergeScratch, out: &mut Vec<u32>) {
+        if piece.len() >= BACKTRACK_PIECE && self.encode_long(piece, out) {
+            return;
+        }
+        self.merge_heap(piece, scratch, out)
+    }
+
     /// The same merges over a linked list with a heap of candidate pairs: O(n log n) on any piece.
     /// The list lives in one array of 16-byte nodes (one cache line holds four neighbours), and
     /// the array and the heap's storage are reused from piece to piece.
-    fn merge_large(&self, piece: &[u8], scratch: &mut MergeScratch, out: &mut Vec<u32>) {
+    fn merge_heap(&self, piece: &[u8], scratch: &mut MergeScratch, out: &mut Vec<u32>) {
         let n = piece.len();
         let nodes = &mut scratch.nodes;
         nodes.clear();
@@ -352,7 +409,7 @@ impl Vocab {
     }
 }
 
-/// One part in [`Vocab::merge_large`]'s linked list.
+/// One part in [`Vocab::merge_heap`]'s linked list.
 #[derive(Clone, Copy)]
 struct Node {
     id: u32,

@@ -20,6 +20,7 @@
 //! scanner for the built-in patterns, fancy-regex for others), BPE of each piece (`bpe.rs`), and
 //! decoding back to bytes.
 
+mod backtrack;
 mod bpe;
 mod error;
 mod ranks;
