@@ -571,13 +571,13 @@ thread_local! {
 }
 
 /// datatrove's `find_duplicates`: (number of elements equal to an earlier one, their chars).
-/// `text` is what the items were split from: it bounds their number by its newlines.
+/// `max_items` bounds the number of items (one more than the newlines they were split at).
 fn find_duplicates<'a>(
-    text: &str,
     items: impl Iterator<Item = &'a str>,
+    max_items: usize,
     table: &mut HashTable,
 ) -> (usize, usize, usize) {
-    table.reset(memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1);
+    table.reset(max_items);
     let (mut total, mut dups, mut dup_chars) = (0, 0, 0);
     for item in items {
         total += 1;
@@ -814,9 +814,11 @@ impl Stage for GopherRepetition {
 impl GopherRepetition {
     fn judge(&self, text: &str, text_chars: f64, s: &mut Scratch) -> Verdict {
         let c = &self.config;
+        // Paragraphs and lines are both split at newlines: this bounds how many there are.
+        let max_parts = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
         if c.dup_para_frac.is_some() || c.dup_para_char_frac.is_some() {
             let (paras, dups, chars) =
-                find_duplicates(text, split_paragraphs(py_strip(text)), &mut s.table);
+                find_duplicates(split_paragraphs(py_strip(text)), max_parts, &mut s.table);
             if let Some(max) = c.dup_para_frac {
                 let ratio = dups as f64 / paras as f64;
                 if ratio > max {
@@ -832,7 +834,7 @@ impl GopherRepetition {
         }
         if c.dup_line_frac.is_some() || c.dup_line_char_frac.is_some() {
             let (lines, dups, chars) =
-                find_duplicates(text, split_newline_runs(text), &mut s.table);
+                find_duplicates(split_newline_runs(text), max_parts, &mut s.table);
             if let Some(max) = c.dup_line_frac {
                 let ratio = dups as f64 / lines as f64;
                 if ratio > max {

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::audit::audit_line;
 use crate::batch::{run_ordered_sources, BatchConfig};
 use crate::durable::{io_err, tmp_path, DurableFile, FileError};
-use crate::manifest::FileInfo;
+use crate::manifest::{add_by_key, FileInfo};
 use crate::read::{self, Document, ReadOptions, RecordError};
 use crate::recipe::{Recipe, SourceSpec};
 use crate::stage::{fields_read_by, run_stages, ConfiguredStage, Decision, StageRegistry};
@@ -134,21 +134,11 @@ impl FilterCounts {
         self.malformed += other.malformed;
         self.text_bytes_read += other.text_bytes_read;
         self.text_bytes_kept += other.text_bytes_kept;
-        for (k, v) in &other.dropped_by {
-            *self.dropped_by.entry(k.clone()).or_default() += v;
-        }
-        for (k, v) in &other.malformed_by {
-            *self.malformed_by.entry(k.clone()).or_default() += v;
-        }
-        for (k, v) in &other.changed_by {
-            *self.changed_by.entry(k.clone()).or_default() += v;
-        }
-        for (k, v) in &other.changed_bytes_by {
-            *self.changed_bytes_by.entry(k.clone()).or_default() += v;
-        }
-        for (k, v) in &other.kept_by_lang {
-            *self.kept_by_lang.entry(k.clone()).or_default() += v;
-        }
+        add_by_key(&mut self.dropped_by, &other.dropped_by);
+        add_by_key(&mut self.malformed_by, &other.malformed_by);
+        add_by_key(&mut self.changed_by, &other.changed_by);
+        add_by_key(&mut self.changed_bytes_by, &other.changed_bytes_by);
+        add_by_key(&mut self.kept_by_lang, &other.kept_by_lang);
     }
 
     /// Counts a well-formed record's decision: its text had `bytes_before` bytes before the
@@ -490,16 +480,7 @@ fn examine(
             message: m.message.clone(),
         }),
         Ok(original) => {
-            // Stages may change the text and set the label; the record is only read, so it is
-            // not copied.
-            let mut doc = Document {
-                text: original.text.clone(),
-                id: original.id.clone(),
-                location: original.location.clone(),
-                fields: original.fields.clone(),
-                record: None,
-                lang: original.lang.clone(),
-            };
+            let mut doc = original.working_copy();
             let bytes_before = doc.text.len();
             let src = &recipe.sources[item.source];
             let decision = run_stages(stages[item.source].iter().map(|st| &*st.stage), &mut doc);

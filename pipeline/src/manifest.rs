@@ -128,12 +128,18 @@ impl DocCounts {
         self.packed += other.packed;
         self.dropped += other.dropped;
         self.malformed += other.malformed;
-        for (k, v) in &other.dropped_by {
-            *self.dropped_by.entry(k.clone()).or_default() += v;
-        }
-        for (k, v) in &other.malformed_by {
-            *self.malformed_by.entry(k.clone()).or_default() += v;
-        }
+        add_by_key(&mut self.dropped_by, &other.dropped_by);
+        add_by_key(&mut self.malformed_by, &other.malformed_by);
+    }
+}
+
+/// Adds every count of `from` to the same key of `into`.
+pub(crate) fn add_by_key<V: Copy + Default + std::ops::AddAssign>(
+    into: &mut BTreeMap<String, V>,
+    from: &BTreeMap<String, V>,
+) {
+    for (k, v) in from {
+        *into.entry(k.clone()).or_default() += *v;
     }
 }
 

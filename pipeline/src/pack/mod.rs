@@ -1016,15 +1016,12 @@ fn examine(
         }
     };
     // Stages may change the text, so they work on a copy; without stages nothing is copied.
-    // The record (kept only for --dropped) is read, never changed, so it is not copied.
-    let mut doc = std::borrow::Cow::Borrowed(original);
-    let decision = if stages.is_empty() {
-        Decision::Kept { changed: vec![] }
-    } else {
-        let doc = doc.to_mut();
-        doc.record = None;
-        run_stages(stages.iter().map(|st| &*st.stage), doc)
+    let mut working = (!stages.is_empty()).then(|| original.working_copy());
+    let decision = match &mut working {
+        None => Decision::Kept { changed: vec![] },
+        Some(doc) => run_stages(stages.iter().map(|st| &*st.stage), doc),
     };
+    let doc = working.as_ref().unwrap_or(original);
     let changes = Changes {
         bytes_removed: original.text.len() as i64 - doc.text.len() as i64,
         rules: decision.changed().to_vec(),
@@ -1034,7 +1031,7 @@ fn examine(
         changes,
         line: audit.then(|| {
             crate::audit::audit_line(
-                &doc,
+                doc,
                 original.record.as_deref(),
                 source_name,
                 field,

@@ -73,6 +73,19 @@ impl Document {
         }
     }
 
+    /// A copy for stages to work on: everything but the record, which stages only read (from
+    /// the original) and which can be as large as the text again.
+    pub fn working_copy(&self) -> Document {
+        Document {
+            text: self.text.clone(),
+            id: self.id.clone(),
+            location: self.location.clone(),
+            fields: self.fields.clone(),
+            record: None,
+            lang: self.lang.clone(),
+        }
+    }
+
     /// The value of an extra field of the record, when the reader was asked for it and the
     /// record has it as a string or number.
     pub fn field(&self, name: &str) -> Option<&str> {
