@@ -55,26 +55,44 @@ const MAX_CACHED_PIECE: usize = 256;
 const MAX_CACHE_ENTRIES: usize = 1 << 18;
 const MAX_CACHE_IDS: usize = 1 << 21;
 
-/// A map keyed by a piece's bytes. Pieces of up to 15 bytes (nearly all of them) are packed into
-/// a `u128` key stored inline in the table: a lookup is two multiplies and an integer compare,
-/// with no pointer to chase to a heap-allocated key and no `memcmp` call. Profiles of the boxed
-/// byte-slice map showed both as a fifth of the time. Longer pieces use the boxed map.
+/// A map keyed by a piece's bytes, in three tiers by length, because its lookups are most of the
+/// time of encoding text already seen (profiled: the loads of hash-table entries, i.e. cache misses,
+/// not the hashing). Pieces of up to 7 bytes (most pieces of text, and 70% of cl100k's tokens)
+/// are packed into a `u64` key in a flat open-addressing table of 16-byte slots: one probe touches
+/// one cache line, with no separate control bytes to load first, and four slots share a line, so
+/// the hot pieces of a text crowd fewer lines than with hashbrown's 32-byte `(u128, V)` buckets.
+/// Pieces of 8 to 15 bytes use an inline `u128` key in a hashbrown map (no pointer to chase, no
+/// `memcmp`); longer ones a boxed map.
 #[derive(Debug)]
 pub(crate) struct PieceMap<V> {
+    tiny: FlatMap<V>,
     short: FxHashMap<u128, V>,
     long: FxHashMap<Box<[u8]>, V>,
 }
 
-impl<V: Copy> PieceMap<V> {
+impl<V: Copy + Default> PieceMap<V> {
     fn new() -> Self {
         PieceMap {
+            tiny: FlatMap::new(),
             short: FxHashMap::default(),
+            long: FxHashMap::default(),
+        }
+    }
+
+    /// Room for `n` pieces of any length without growing.
+    fn with_capacity(n: usize) -> Self {
+        PieceMap {
+            tiny: FlatMap::with_slots((2 * n).next_power_of_two().max(FlatMap::<V>::MIN_SLOTS)),
+            short: FxHashMap::with_capacity_and_hasher(n / 2, Default::default()),
             long: FxHashMap::default(),
         }
     }
 
     #[inline(always)]
     fn get(&self, piece: &[u8]) -> Option<V> {
+        if let Some(key) = pack_tiny(piece) {
+            return self.tiny.get(key);
+        }
         match pack_short(piece) {
             Some(key) => self.short.get(&key).copied(),
             None => self.long.get(piece).copied(),
@@ -83,29 +101,132 @@ impl<V: Copy> PieceMap<V> {
 
     /// Inserts unless present; returns whether it was new.
     fn insert(&mut self, piece: &[u8], value: V) -> bool {
+        if let Some(key) = pack_tiny(piece) {
+            return self.tiny.insert(key, value);
+        }
         match pack_short(piece) {
-            Some(key) => self.short.insert(key, value).is_none(),
-            None => self.long.insert(piece.into(), value).is_none(),
+            Some(key) => match self.short.entry(key) {
+                std::collections::hash_map::Entry::Occupied(_) => false,
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(value);
+                    true
+                }
+            },
+            None => match self.long.entry(piece.into()) {
+                std::collections::hash_map::Entry::Occupied(_) => false,
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(value);
+                    true
+                }
+            },
         }
     }
 
     fn len(&self) -> usize {
-        self.short.len() + self.long.len()
+        self.tiny.len + self.short.len() + self.long.len()
     }
 
     fn clear(&mut self) {
+        self.tiny.clear();
         self.short.clear();
         self.long.clear();
     }
 }
 
-impl<V> Default for PieceMap<V> {
+impl<V: Copy + Default> Default for PieceMap<V> {
     fn default() -> Self {
-        PieceMap {
-            short: FxHashMap::default(),
-            long: FxHashMap::default(),
+        Self::new()
+    }
+}
+
+/// Open addressing with linear probing over `(key, value)` slots; key 0 marks an empty slot (a
+/// packed piece is never 0: its length byte is at least 1). The table doubles past half full, so
+/// a miss, the common case when the cache is asked about a new piece, ends within a few slots.
+#[derive(Debug)]
+struct FlatMap<V> {
+    slots: Box<[(u64, V)]>,
+    /// 64 minus log2 of the slot count: `hash >> shift` is the home slot.
+    shift: u32,
+    len: usize,
+}
+
+impl<V: Copy + Default> FlatMap<V> {
+    const MIN_SLOTS: usize = 1 << 10;
+
+    fn new() -> Self {
+        Self::with_slots(Self::MIN_SLOTS)
+    }
+
+    fn with_slots(n: usize) -> Self {
+        FlatMap {
+            slots: vec![(0, V::default()); n].into_boxed_slice(),
+            shift: 64 - n.trailing_zeros(),
+            len: 0,
         }
     }
+
+    /// Fibonacci hashing: the multiply mixes every key byte into the top bits, which pick the slot.
+    #[inline(always)]
+    fn home(&self, key: u64) -> usize {
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    }
+
+    #[inline(always)]
+    fn get(&self, key: u64) -> Option<V> {
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key);
+        loop {
+            let (k, v) = self.slots[i];
+            if k == key {
+                return Some(v);
+            }
+            if k == 0 {
+                return None;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn insert(&mut self, key: u64, value: V) -> bool {
+        debug_assert_ne!(key, 0);
+        if 2 * (self.len + 1) > self.slots.len() {
+            let old = std::mem::replace(self, Self::with_slots(2 * self.slots.len()));
+            for &(k, v) in old.slots.iter().filter(|(k, _)| *k != 0) {
+                self.insert(k, v);
+            }
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key);
+        loop {
+            match self.slots[i].0 {
+                0 => {
+                    self.slots[i] = (key, value);
+                    self.len += 1;
+                    return true;
+                }
+                k if k == key => return false,
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.slots.fill((0, V::default()));
+        self.len = 0;
+    }
+}
+
+/// The bytes of a piece of at most 7 bytes in the low bytes of a u64, the length in the top byte.
+#[inline(always)]
+fn pack_tiny(p: &[u8]) -> Option<u64> {
+    let n = p.len();
+    let load4 = |at: usize| u32::from_le_bytes(p[at..at + 4].try_into().expect("4 bytes")) as u64;
+    let lo = match n {
+        8.. => return None,
+        4.. => load4(0) | load4(n - 4) << ((n - 4) * 8),
+        _ => p.iter().rev().fold(0u64, |acc, &b| acc << 8 | b as u64),
+    };
+    Some(lo | (n as u64) << 56)
 }
 
 /// Bytes 0..n of a piece of at most 15 bytes in the low bytes of a u128, the length in the top byte
@@ -151,7 +272,7 @@ pub(crate) struct Vocab {
 
 impl Vocab {
     pub(crate) fn new(ranks: Vec<(Vec<u8>, u32)>) -> Result<Vocab, LoadError> {
-        let mut encoder = PieceMap::new();
+        let mut encoder = PieceMap::with_capacity(ranks.len());
         let max_id = ranks.iter().map(|(_, r)| *r).max().unwrap_or(0) as usize;
         // Ids index dense tables; tiktoken files number their tokens 0..n. Allow gaps, but not
         // a stray huge rank that would make those tables gigabytes.
@@ -205,9 +326,10 @@ impl Vocab {
         pairs.reserve(ranks.len() * 4);
         for (token, rank) in &ranks {
             for split in 1..token.len() {
-                if let (Some(left), Some(right)) =
-                    (encoder.get(&token[..split]), encoder.get(&token[split..]))
-                {
+                let Some(left) = encoder.get(&token[..split]) else {
+                    continue;
+                };
+                if let Some(right) = encoder.get(&token[split..]) {
                     pairs.insert(pair_key(left, right), *rank);
                 }
             }
@@ -508,7 +630,7 @@ impl PieceEncoder<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::pack_short;
+    use super::{pack_short, pack_tiny};
 
     #[test]
     fn short_keys_are_unique_and_only_for_short_pieces() {
@@ -530,5 +652,110 @@ mod tests {
             }
         }
         assert!(pack_short(&[7; 15]).is_some() && pack_short(&[7; 16]).is_none());
+        let mut seen = std::collections::HashMap::new();
+        for start in 0..text.len() {
+            for end in start + 1..=text.len() {
+                let piece = &text[start..end];
+                match pack_tiny(piece) {
+                    Some(key) => {
+                        assert_ne!(key, 0, "0 marks an empty slot");
+                        if let Some(other) = seen.insert(key, piece) {
+                            assert_eq!(other, piece, "two pieces share key {key:x}");
+                        }
+                    }
+                    None => assert!(piece.len() > 7),
+                }
+            }
+        }
+    }
+}
+
+/// Where the time of a cold pass goes: the distinct pieces of a JSONL corpus (`text` field) that
+/// are not tokens, by length, merged once each by `merge_piece` and by the backtracking encoder
+/// (whose ids must agree). Not a test of speed; a measuring tool for benches/RESULTS.md:
+/// `ARCADE_PIECE_PROFILE=FILE.jsonl cargo test --release -p arcade-tokenizer --lib piece_profile -- --ignored --nocapture`
+#[cfg(test)]
+#[test]
+#[ignore]
+fn piece_profile() {
+    let Ok(path) = std::env::var("ARCADE_PIECE_PROFILE") else {
+        eprintln!("set ARCADE_PIECE_PROFILE to a JSONL file with a `text` field");
+        return;
+    };
+    let docs: Vec<String> = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+            v["text"].as_str().expect("a `text` string").to_string()
+        })
+        .collect();
+    let tok = crate::Tokenizer::arcade100k();
+    let inner = &*tok.inner;
+    let vocab = &inner.vocab;
+    let mut seen = std::collections::HashSet::new();
+    let mut distinct: Vec<Vec<u8>> = Vec::new();
+    let (mut total, mut whole) = (0usize, 0usize);
+    for d in &docs {
+        inner.splitter.for_each_piece(d, |p| {
+            total += 1;
+            if vocab.id_of(p).is_some() {
+                whole += 1;
+            } else if seen.insert(p.to_vec()) {
+                distinct.push(p.to_vec());
+            }
+        });
+    }
+    println!(
+        "pieces {total}, tokens themselves {whole}, others {}, distinct others {}",
+        total - whole,
+        distinct.len()
+    );
+    let backtrack = vocab.backtrack().expect("tables");
+    let (mut scratch, mut out, mut out2) = (MergeScratch::default(), Vec::new(), Vec::new());
+    let bounds = [2usize, 8, 16, 32, 48, 256, usize::MAX];
+    for w in bounds.windows(2) {
+        let set: Vec<&Vec<u8>> = distinct
+            .iter()
+            .filter(|p| p.len() >= w[0] && p.len() < w[1])
+            .collect();
+        let bytes: usize = set.iter().map(|p| p.len()).sum::<usize>().max(1);
+        let best_of_3 = |f: &mut dyn FnMut()| {
+            (0..3)
+                .map(|_| {
+                    let t = std::time::Instant::now();
+                    f();
+                    t.elapsed().as_secs_f64()
+                })
+                .fold(f64::MAX, f64::min)
+        };
+        let merge = best_of_3(&mut || {
+            for p in &set {
+                out.clear();
+                vocab.merge_piece(p, &mut scratch, &mut out);
+            }
+        });
+        let back = best_of_3(&mut || {
+            for p in &set {
+                out2.clear();
+                backtrack.encode(p, &mut out2);
+            }
+        });
+        for p in &set {
+            out.clear();
+            out2.clear();
+            vocab.merge_piece(p, &mut scratch, &mut out);
+            backtrack.encode(p, &mut out2);
+            assert_eq!(out, out2, "{:?}", String::from_utf8_lossy(p));
+        }
+        println!(
+            "{:>4}..{:<5} bytes: {:>7} pieces, {:>8} bytes; merge_piece {:5.1} ns/byte, backtracking {:5.1} ns/byte",
+            w[0],
+            if w[1] == usize::MAX { "".to_string() } else { w[1].to_string() },
+            set.len(),
+            bytes,
+            merge * 1e9 / bytes as f64,
+            back * 1e9 / bytes as f64
+        );
     }
 }
