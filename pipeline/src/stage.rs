@@ -164,10 +164,16 @@ impl StageRegistry {
     /// optional `:`-separated parameters, either `key=value` (the value read as TOML when it
     /// parses, as a string otherwise; `a+b` gives a list) or, for kinds with a shorthand, a bare
     /// `a+b` list. Example: `gopher-quality,lang:en+de:min_score=0.7,length:min_chars=200`.
+    /// A value in TOML quotes (`"..."` or `'...'`) is one string, whatever it contains:
+    /// `regex:pattern='\d{1,3}+:x'`.
     pub fn parse_list(&self, list: &str) -> Result<Vec<StageSpec>, StageError> {
         let mut specs = Vec::new();
-        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let mut parts = item.split(':');
+        for item in split_unquoted(list, ',')
+            .into_iter()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            let mut parts = split_unquoted(item, ':').into_iter();
             let kind = parts.next().unwrap_or_default().to_string();
             if !self.kinds.contains_key(kind.as_str()) {
                 return Err(StageError::UnknownKind {
@@ -177,7 +183,10 @@ impl StageRegistry {
             }
             let mut params = toml::Table::new();
             for part in parts {
-                let (key, value) = match part.split_once('=') {
+                let key_value = split_unquoted(part, '=');
+                let key_value =
+                    (key_value.len() > 1).then(|| (key_value[0], &part[key_value[0].len() + 1..]));
+                let (key, value) = match key_value {
                     Some((key, value)) => (key.trim().to_string(), value.trim()),
                     None => match self.shorthands.get(kind.as_str()) {
                         Some(key) => (key.to_string(), part.trim()),
@@ -230,11 +239,42 @@ fn list_value(value: &str, list_param: bool) -> toml::Value {
             .and_then(|mut t| t.remove("v"))
             .unwrap_or_else(|| toml::Value::String(v.to_string()))
     };
-    if list_param || value.contains('+') {
-        toml::Value::Array(value.split('+').map(|v| scalar(v.trim())).collect())
+    let items = split_unquoted(value, '+');
+    if list_param || items.len() > 1 {
+        toml::Value::Array(items.into_iter().map(|v| scalar(v.trim())).collect())
     } else {
         scalar(value)
     }
+}
+
+/// `text` cut at every `sep` that is not inside TOML quotes: `"..."` (where `\"` does not end
+/// the string) or `'...'`. A quote opens a string only at the start of a field (first, or after
+/// one of `,:=+`), so that an apostrophe inside a bare word stays a character. An unclosed quote
+/// runs to the end, and reading the value as TOML then reports it.
+fn split_unquoted(text: &str, sep: char) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let (mut start, mut quote, mut escaped, mut prev) = (0, None, false, None);
+    for (i, c) in text.char_indices() {
+        match quote {
+            Some('"') if escaped => escaped = false,
+            Some('"') if c == '\\' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if (c == '"' || c == '\'')
+                && matches!(prev, None | Some(',' | ':' | '=' | '+')) =>
+            {
+                quote = Some(c)
+            }
+            None if c == sep => {
+                pieces.push(&text[start..i]);
+                start = i + c.len_utf8();
+            }
+            None => {}
+        }
+        prev = Some(c);
+    }
+    pieces.push(&text[start..]);
+    pieces
 }
 
 /// Drops documents shorter or longer than a number of characters (Unicode scalar values) or

@@ -189,6 +189,41 @@ fn stage_lists_parse_kinds_shorthands_and_typed_values() {
     assert!(err.contains("key=value"), "{err}");
 }
 
+#[test]
+fn quoted_stage_list_values_are_one_string_whatever_they_contain() {
+    let r = registry();
+    // Separators inside quotes: ',' (stages), ':' (parameters), '=' and '+' (lists).
+    let specs = r
+        .parse_list(r#"drop-word:name='\d{1,3}+:a=b':limit=0.5, strip-digits"#)
+        .unwrap();
+    assert_eq!(specs.len(), 2, "{specs:?}");
+    assert_eq!(
+        specs[0].params["name"],
+        toml::Value::String(r"\d{1,3}+:a=b".into()),
+        "a TOML literal string is taken as written"
+    );
+    assert_eq!(specs[0].params["limit"], toml::Value::Float(0.5));
+    assert_eq!(specs[1].kind, "strip-digits");
+    // A basic string, with an escaped quote inside; the shorthand list with one quoted element.
+    let specs = r
+        .parse_list(r#"drop-word:"a+b":name="say \"x,y\"""#)
+        .unwrap();
+    assert_eq!(
+        specs[0].params["words"],
+        toml::Value::Array(vec!["a+b".into()])
+    );
+    assert_eq!(
+        specs[0].params["name"],
+        toml::Value::String(r#"say "x,y""#.into())
+    );
+    // Quoted and bare list elements mixed; an apostrophe inside a bare word is a character.
+    let specs = r.parse_list("drop-word:'a+b'+c+don't").unwrap();
+    assert_eq!(
+        specs[0].params["words"],
+        toml::Value::Array(vec!["a+b".into(), "c".into(), "don't".into()])
+    );
+}
+
 mod filter_runs {
     use super::*;
     use arcade_pipeline::filter::{filter, FilterOptions, STATS_FILE};
