@@ -7,6 +7,7 @@ pub mod audit;
 pub mod batch;
 mod durable;
 pub mod filter;
+mod le;
 pub mod manifest;
 pub mod megatron;
 pub mod pack;

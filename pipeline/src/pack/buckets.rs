@@ -14,6 +14,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
+use crate::le;
+
 /// Largest bucket shuffled in memory; larger ones are split on disk first.
 pub(crate) const MAX_LOADED_BYTES: u64 = 384 << 20;
 
@@ -126,10 +128,9 @@ fn write_record(
     starts: &[u32],
 ) -> io::Result<u64> {
     buf.clear();
-    buf.extend_from_slice(&(starts.len() as u32).to_le_bytes());
-    for v in starts.iter().chain(tokens) {
-        buf.extend_from_slice(&v.to_le_bytes());
-    }
+    le::extend_bytes(buf, &[starts.len() as u32]);
+    le::extend_bytes(buf, starts);
+    le::extend_bytes(buf, tokens);
     out.write_all(buf)?;
     Ok(buf.len() as u64)
 }
@@ -145,13 +146,8 @@ fn damaged(path: &Path) -> io::Error {
 }
 
 /// Fills `words` from `r`; false at a clean end of file before the first byte.
-fn read_words(
-    r: &mut impl Read,
-    bytes: &mut Vec<u8>,
-    words: &mut [u32],
-    path: &Path,
-) -> io::Result<bool> {
-    bytes.resize(words.len() * 4, 0);
+fn read_words(r: &mut impl Read, words: &mut [u32], path: &Path) -> io::Result<bool> {
+    let bytes = le::bytes_of_mut(words);
     let mut filled = 0;
     while filled < bytes.len() {
         match r.read(&mut bytes[filled..])? {
@@ -160,9 +156,7 @@ fn read_words(
             n => filled += n,
         }
     }
-    for (w, c) in words.iter_mut().zip(bytes.chunks_exact(4)) {
-        *w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-    }
+    le::fix_read_words(words);
     Ok(true)
 }
 
@@ -174,13 +168,10 @@ fn stream_file(
     out: &mut impl FnMut(&[u32], &[u32]) -> io::Result<()>,
 ) -> io::Result<()> {
     let mut r = BufReader::with_capacity(1 << 20, File::open(path)?);
-    let (mut bytes, mut n, mut starts, mut row) =
-        (Vec::new(), [0u32], Vec::new(), vec![0u32; seq_len]);
-    while read_words(&mut r, &mut bytes, &mut n, path)? {
+    let (mut n, mut starts, mut row) = ([0u32], Vec::new(), vec![0u32; seq_len]);
+    while read_words(&mut r, &mut n, path)? {
         starts.resize(n[0] as usize, 0);
-        if !read_words(&mut r, &mut bytes, &mut starts, path)?
-            || !read_words(&mut r, &mut bytes, &mut row, path)?
-        {
+        if !read_words(&mut r, &mut starts, path)? || !read_words(&mut r, &mut row, path)? {
             return Err(damaged(path));
         }
         out(&row, &starts)?;
@@ -224,10 +215,9 @@ fn shuffle_file(
     }
     let mut words = vec![0u32; (len / 4) as usize];
     let mut r = BufReader::with_capacity(1 << 20, File::open(path)?);
-    // Read in slices so that no byte copy of the whole bucket exists next to the words.
-    let mut bytes = Vec::new();
+    // Straight into the words: no byte copy of the bucket exists next to them.
     for chunk in words.chunks_mut(1 << 18) {
-        if !read_words(&mut r, &mut bytes, chunk, path)? {
+        if !read_words(&mut r, chunk, path)? {
             return Err(damaged(path));
         }
     }

@@ -8,6 +8,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use crate::durable::DurableFile;
+use crate::le;
 use crate::manifest::ShardInfo;
 
 pub(crate) struct ShardWriter {
@@ -16,6 +17,8 @@ pub(crate) struct ShardWriter {
     rows_per_shard: u64,
     current: Option<OpenShard>,
     done: Vec<ShardInfo>,
+    /// One row's bytes, reused from row to row.
+    buf: Vec<u8>,
 }
 
 struct OpenShard {
@@ -41,6 +44,7 @@ impl ShardWriter {
             rows_per_shard,
             current: None,
             done: Vec::new(),
+            buf: Vec::new(),
         })
     }
 
@@ -55,15 +59,15 @@ impl ShardWriter {
             });
         }
         let shard = self.current.as_mut().expect("opened above");
-        let mut buf = Vec::with_capacity(tokens.len() * 4);
-        for t in tokens {
-            buf.extend_from_slice(&t.to_le_bytes());
-        }
-        shard.tokens.write_all(&buf)?;
+        self.buf.clear();
+        le::extend_bytes(&mut self.buf, tokens);
+        shard.tokens.write_all(&self.buf)?;
         let base = shard.rows * self.seq_len as u64;
+        self.buf.clear();
         for &s in starts {
-            shard.starts.write_all(&(base + s as u64).to_le_bytes())?;
+            self.buf.extend_from_slice(&(base + s as u64).to_le_bytes());
         }
+        shard.starts.write_all(&self.buf)?;
         shard.rows += 1;
         if shard.rows == self.rows_per_shard {
             self.close_current()?;
