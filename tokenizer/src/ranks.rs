@@ -10,6 +10,12 @@ use crate::error::LoadError;
 /// sha256 223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7 (checked by a test).
 pub(crate) static CL100K_BASE: &[u8] = include_bytes!("../assets/cl100k_base.tiktoken");
 
+/// The canonical split of every cl100k_base token: one byte per id, the offset at which BPE of
+/// the token's bytes makes its last merge (0 for single bytes). Derived from the ranks above by
+/// `backtrack::canonical_splits`; a test recomputes it. To regenerate:
+/// `ARCADE_WRITE_SPLITS=tokenizer/assets/cl100k_base.splits cargo test -p arcade-tokenizer --lib write_canonical_splits -- --ignored`
+pub(crate) static CL100K_BASE_SPLITS: &[u8] = include_bytes!("../assets/cl100k_base.splits");
+
 /// Parses a tiktoken ranks file into `(bytes, rank)` pairs, in file order.
 pub(crate) fn parse(data: &[u8]) -> Result<Vec<(Vec<u8>, u32)>, LoadError> {
     let engine = base64::engine::general_purpose::STANDARD;
