@@ -18,7 +18,9 @@
 //!   `(left << 32) | right` to the id of the concatenation, built once from the vocabulary by
 //!   splitting every token at every point. Hashing one u64 is a multiply, and there is no slice to
 //!   compare. The first round of every piece (byte next to byte) skips even that: a dense 256 KiB
-//!   table holds every two-byte token.
+//!   table holds every two-byte token. For the embedded ranks the map holds only each token's
+//!   canonical split, shipped precomputed: a quarter of the memory, 10% less merge time on text
+//!   never seen, half the construction time (why that is exact: `Vocab::new`).
 //! * **Two merge loops.** Short pieces (the overwhelming majority) use a flat vector and a linear
 //!   scan for the minimum: for a handful of parts that beats any heap on cache locality. From 48
 //!   bytes on (measured: CJK and Hangul clauses, which have no spaces, are often that long and are

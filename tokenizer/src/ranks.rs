@@ -11,9 +11,11 @@ use crate::error::LoadError;
 pub(crate) static CL100K_BASE: &[u8] = include_bytes!("../assets/cl100k_base.tiktoken");
 
 /// The canonical split of every cl100k_base token: one byte per id, the offset at which BPE of
-/// the token's bytes makes its last merge (0 for single bytes). Derived from the ranks above by
-/// `backtrack::canonical_splits`; a test recomputes it. To regenerate:
-/// `ARCADE_WRITE_SPLITS=tokenizer/assets/cl100k_base.splits cargo test -p arcade-tokenizer --lib write_canonical_splits -- --ignored`
+/// the token's bytes makes its last merge (0 for single bytes). Derived data, not a reference: it
+/// is computed from the ranks above by `backtrack::canonical_splits`, a unit test recomputes it,
+/// and the differential tests against tiktoken-rs (whose ids would differ if a split were wrong)
+/// check what it is used for. To regenerate, from the workspace root:
+/// `ARCADE_WRITE_SPLITS=$PWD/tokenizer/assets/cl100k_base.splits cargo test -p arcade-tokenizer --lib write_canonical_splits -- --ignored`
 pub(crate) static CL100K_BASE_SPLITS: &[u8] = include_bytes!("../assets/cl100k_base.splits");
 
 /// Parses a tiktoken ranks file into `(bytes, rank)` pairs, in file order.
