@@ -249,7 +249,7 @@ fn list_value(value: &str, list_param: bool) -> toml::Value {
 
 /// `text` cut at every `sep` that is not inside TOML quotes: `"..."` (where `\"` does not end
 /// the string) or `'...'`. A quote opens a string only at the start of a field (first, or after
-/// one of `,:=+`), so that an apostrophe inside a bare word stays a character. An unclosed quote
+/// one of `,:=+` or white space), so that an apostrophe inside a bare word stays a character. An unclosed quote
 /// runs to the end, and reading the value as TOML then reports it.
 fn split_unquoted(text: &str, sep: char) -> Vec<&str> {
     let mut pieces = Vec::new();
@@ -261,7 +261,9 @@ fn split_unquoted(text: &str, sep: char) -> Vec<&str> {
             Some(q) if c == q => quote = None,
             Some(_) => {}
             None if (c == '"' || c == '\'')
-                && matches!(prev, None | Some(',' | ':' | '=' | '+')) =>
+                && prev.is_none_or(|p: char| {
+                    matches!(p, ',' | ':' | '=' | '+') || p.is_whitespace()
+                }) =>
             {
                 quote = Some(c)
             }

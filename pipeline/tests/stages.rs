@@ -216,6 +216,13 @@ fn quoted_stage_list_values_are_one_string_whatever_they_contain() {
         specs[0].params["name"],
         toml::Value::String(r#"say "x,y""#.into())
     );
+    // A quoted value after white space (the list is trimmed around each separator).
+    let specs = r.parse_list("strip-digits, drop-word: 'a,b'").unwrap();
+    assert_eq!(specs.len(), 2, "{specs:?}");
+    assert_eq!(
+        specs[1].params["words"],
+        toml::Value::Array(vec!["a,b".into()])
+    );
     // Quoted and bare list elements mixed; an apostrophe inside a bare word is a character.
     let specs = r.parse_list("drop-word:'a+b'+c+don't").unwrap();
     assert_eq!(
