@@ -69,7 +69,7 @@
 //! * **Built lazily, once per vocabulary.** The tables take about 7 MB for cl100k (o200k twice
 //!   that) and 40-90 ms to build: about 40 for the embedded ranks, whose canonical splits ship
 //!   precomputed (`ranks::CL100K_BASE_SPLITS`), and 20-25 more for any other file, where BPE
-//!   runs on each of the 100k tokens to find them (`last_merge`). Most tokenizers never
+//!   runs on each of the 100k tokens to find them (`Vocab::last_merge`). Most tokenizers never
 //!   see a piece long enough to need the tables, so `Vocab` builds them on first use, in a
 //!   `OnceLock` (thread-safe, built once).
 //! * **A trie with children stored contiguously.** Nodes are numbered breadth first, so the
@@ -94,7 +94,7 @@ use std::fmt;
 
 use rustc_hash::FxHashMap;
 
-use crate::bpe::Vocab;
+use crate::bpe::{MergeScratch, Vocab};
 
 const NONE: u32 = u32::MAX;
 
@@ -174,7 +174,7 @@ impl Backtrack {
         };
         let mut meta = vec![empty; ids];
         let mut reachable = vec![false; ids];
-        let mut parts: Vec<(u32, u32)> = Vec::new();
+        let mut scratch = MergeScratch::default();
         for id in 0..ids as u32 {
             let Some(bytes) = vocab.bytes_of(id) else {
                 continue;
@@ -187,7 +187,7 @@ impl Backtrack {
             let split = match vocab.canonical_split(id) {
                 Some(0) => None,
                 Some(at) => vocab.id_of(&bytes[..at]).zip(vocab.id_of(&bytes[at..])),
-                None => last_merge(vocab, bytes, &mut parts, id),
+                None => vocab.last_merge(bytes, id, &mut scratch),
             };
             if let Some((left, right)) = split {
                 reachable[id as usize] = true;
@@ -437,61 +437,19 @@ impl Backtrack {
 /// tests need it: they write and check that table.
 #[cfg(test)]
 pub(crate) fn canonical_splits(vocab: &Vocab) -> Vec<u8> {
-    let mut parts = Vec::new();
+    let mut scratch = MergeScratch::default();
     (0..vocab.id_limit() as u32)
         .map(|id| {
             let Some(bytes) = vocab.bytes_of(id).filter(|b| b.len() > 1) else {
                 return 0;
             };
-            last_merge(vocab, bytes, &mut parts, id)
+            vocab
+                .last_merge(bytes, id, &mut scratch)
                 .and_then(|(left, _)| vocab.bytes_of(left))
                 .and_then(|left| u8::try_from(left.len()).ok())
                 .unwrap_or(0)
         })
         .collect()
-}
-
-/// BPE of `bytes` (the bytes of token `id`), tiktoken's rules: the last merge `(left, right)` if
-/// the result is `[id]`, None if `id` is unreachable. `parts` is scratch.
-fn last_merge(
-    vocab: &Vocab,
-    bytes: &[u8],
-    parts: &mut Vec<(u32, u32)>,
-    id: u32,
-) -> Option<(u32, u32)> {
-    // parts[i] = (id of part i, rank of part i merged with part i + 1, or NONE).
-    parts.clear();
-    let byte_id = |b: u8| vocab.id_of(&[b]).expect("every byte is a token");
-    parts.extend(bytes.iter().map(|&b| (byte_id(b), NONE)));
-    for i in 0..parts.len() - 1 {
-        parts[i].1 = vocab.merged(parts[i].0, parts[i + 1].0);
-    }
-    let mut last = None;
-    loop {
-        let mut best = (NONE, 0);
-        for (i, &(_, rank)) in parts.iter().enumerate() {
-            if rank < best.0 {
-                best = (rank, i);
-            }
-        }
-        let (rank, i) = best;
-        if rank == NONE {
-            break;
-        }
-        last = Some((parts[i].0, parts[i + 1].0));
-        parts[i].0 = rank;
-        parts.remove(i + 1);
-        parts[i].1 = match parts.get(i + 1) {
-            Some(&(next, _)) => vocab.merged(rank, next),
-            None => NONE,
-        };
-        if i > 0 {
-            parts[i - 1].1 = vocab.merged(parts[i - 1].0, rank);
-        }
-    }
-    (parts.len() == 1 && parts[0].0 == id)
-        .then_some(last)
-        .flatten()
 }
 
 #[cfg(test)]

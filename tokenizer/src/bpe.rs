@@ -444,6 +444,43 @@ impl Vocab {
         if piece.len() >= LARGE_PIECE {
             return self.merge_large(piece, scratch, out);
         }
+        self.merge_short(piece, scratch, out, |_, _| {})
+    }
+
+    /// The last merge `(left, right)` of BPE on `bytes`, the bytes of token `id`, if that BPE
+    /// gives back `[id]` (its canonical split, see `backtrack.rs`); None if `id` is unreachable.
+    /// The same merge loops as encoding, told to report each merge; never the backtracking
+    /// encoder, whose tables are built from these splits.
+    pub(crate) fn last_merge(
+        &self,
+        bytes: &[u8],
+        id: u32,
+        scratch: &mut MergeScratch,
+    ) -> Option<(u32, u32)> {
+        let mut out = std::mem::take(&mut scratch.out);
+        out.clear();
+        let mut last = None;
+        let record = |left, right| last = Some((left, right));
+        if bytes.len() >= LARGE_PIECE {
+            self.merge_heap(bytes, scratch, &mut out, record);
+        } else {
+            self.merge_short(bytes, scratch, &mut out, record);
+        }
+        let whole = out == [id];
+        scratch.out = out;
+        last.filter(|_| whole)
+    }
+
+    /// The flat loop for pieces under `LARGE_PIECE` bytes; `on_merge(left, right)` sees every
+    /// merge in order (a no-op when encoding, which the compiler removes).
+    #[inline(always)]
+    fn merge_short(
+        &self,
+        piece: &[u8],
+        scratch: &mut MergeScratch,
+        out: &mut Vec<u32>,
+        mut on_merge: impl FnMut(u32, u32),
+    ) {
         let parts = &mut scratch.parts;
         // parts[i] = (id of part i, id of part i merged with part i + 1, or NONE).
         parts.clear();
@@ -464,6 +501,7 @@ impl Vocab {
             if rank == NONE {
                 break;
             }
+            on_merge(parts[i].0, parts[i + 1].0);
             parts[i].0 = rank;
             parts.remove(i + 1);
             parts[i].1 = match parts.get(i + 1) {
@@ -503,7 +541,7 @@ impl Vocab {
     #[cfg(test)]
     pub(crate) fn merge_with_heap(&self, piece: &[u8]) -> Vec<u32> {
         let mut out = Vec::new();
-        self.merge_heap(piece, &mut MergeScratch::default(), &mut out);
+        self.merge_heap(piece, &mut MergeScratch::default(), &mut out, |_, _| {});
         out
     }
 
@@ -513,13 +551,20 @@ impl Vocab {
         if piece.len() >= BACKTRACK_PIECE && self.encode_long(piece, out) {
             return;
         }
-        self.merge_heap(piece, scratch, out)
+        self.merge_heap(piece, scratch, out, |_, _| {})
     }
 
     /// The same merges over a linked list with a heap of candidate pairs: O(n log n) on any piece.
     /// The list lives in one array of 16-byte nodes (one cache line holds four neighbours), and
-    /// the array and the heap's storage are reused from piece to piece.
-    fn merge_heap(&self, piece: &[u8], scratch: &mut MergeScratch, out: &mut Vec<u32>) {
+    /// the array and the heap's storage are reused from piece to piece. `on_merge` as in
+    /// `merge_short`.
+    fn merge_heap(
+        &self,
+        piece: &[u8],
+        scratch: &mut MergeScratch,
+        out: &mut Vec<u32>,
+        mut on_merge: impl FnMut(u32, u32),
+    ) {
         let n = piece.len();
         let nodes = &mut scratch.nodes;
         nodes.clear();
@@ -549,6 +594,7 @@ impl Vocab {
                 continue;
             }
             let j = nodes[i].next as usize;
+            on_merge(nodes[i].id, nodes[j].id);
             let after = nodes[j].next;
             nodes[j].pair = NONE; // part j is gone: its heap entries are stale now
             nodes[i].id = rank;
@@ -595,7 +641,9 @@ struct Node {
 
 /// Buffers of the merge loops, kept per thread so that merging a piece allocates nothing.
 #[derive(Default)]
-struct MergeScratch {
+pub(crate) struct MergeScratch {
+    /// The ids of `Vocab::last_merge`'s piece.
+    out: Vec<u32>,
     /// (id, id merged with the next part) for the short-piece loop.
     parts: Vec<(u32, u32)>,
     nodes: Vec<Node>,
