@@ -6,6 +6,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use arcade_pipeline::filter::{self, FilterOptions, FilterProgress, FilterStats};
 
+use crate::inputs::{recipe_with_inputs, InputArgs};
 use crate::summary::{self, Summary};
 
 pub const AFTER_HELP: &str = "\
@@ -82,7 +83,7 @@ pub fn run(args: Args) -> Result<()> {
         return Ok(());
     }
     let out = args.output.clone().expect("clap requires --output");
-    let mut recipe = crate::pack::recipe_with_inputs(crate::pack::InputArgs {
+    let mut recipe = recipe_with_inputs(InputArgs {
         command: "filter",
         recipe: args.recipe.as_deref(),
         input: &args.input,

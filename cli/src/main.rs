@@ -7,6 +7,7 @@
 mod decode;
 mod encoding;
 mod filter;
+mod inputs;
 mod inspect;
 mod merge;
 mod output;
