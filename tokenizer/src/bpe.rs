@@ -26,15 +26,18 @@
 //!   bytes on (measured: CJK and Hangul clauses, which have no spaces, are often that long and are
 //!   never whole tokens) a binary heap over a linked list wins, and it keeps the worst case (a
 //!   megabyte of letters with no split point) at O(n log n) rather than tiktoken-small's O(n²).
-//! * **Three, in fact.** From `BACKTRACK_PIECE` bytes on, the heap's O(n log n) and its cache
-//!   misses (its state is touched in rank order, i.e. randomly, and outgrows L2 around 50 KB)
-//!   made the cost per byte grow 2.4-4.8x from 10 KB to 1 MB. Such pieces go to the linear,
-//!   left-to-right backtracking encoder of `backtrack.rs` (exactness argument there). Why not
-//!   from 48 bytes, where it also measured faster on synthetic pieces (1.1-2x)? Its tables cost
-//!   about 90 ms and 7 MB per vocabulary (cl100k), which every CJK user would pay on the first
-//!   clause, for no gain on real text: no piece of the 21 MB shared corpus reaches 256 bytes,
-//!   and pieces up to 256 bytes are cached anyway. So the tables are built on the first piece of
-//!   4 KB, and the heap also remains for a vocabulary the backtracking encoder cannot serve.
+//! * **Three, in fact.** The linear, left-to-right backtracking encoder of `backtrack.rs`
+//!   (exactness argument there) beats the merge loops on long pieces: on the distinct pieces of
+//!   the mixed corpus that are not tokens (`piece_profile`), 24 against 30 ns/byte from 16 to 32
+//!   bytes and 13-14 against 17-25 beyond; on CJK clauses, 12-14 against 22-24 (so Chinese and
+//!   Japanese text never seen encodes 1.3-1.6x faster). Below 16 bytes it loses (31-53 against
+//!   24-30). Its tables (7 MB for cl100k) are built at compile time for the embedded ranks, so
+//!   the built-in encodings use it from 16 bytes on. A ranks file given at run time would pay
+//!   12 ms (plus 20-25 to find the canonical splits) on its first long piece, which the short
+//!   pieces of real text never repay; there it takes over only from `BACKTRACK_PIECE` (4 KB),
+//!   where the heap's O(n log n) and its cache misses (its state is touched in rank order, i.e.
+//!   randomly, and outgrows L2 around 50 KB) made the cost per byte grow 2.4-4.8x from 10 KB to
+//!   1 MB. The heap also remains for a vocabulary the backtracking encoder cannot serve.
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -49,8 +52,11 @@ use crate::error::LoadError;
 const NONE: u32 = u32::MAX;
 /// Pieces at least this long use the heap merge loop.
 const LARGE_PIECE: usize = 48;
-/// Pieces at least this long use the backtracking encoder (`backtrack.rs`).
+/// Pieces at least this long use the backtracking encoder (`backtrack.rs`) when its tables must be
+/// built at run time ...
 const BACKTRACK_PIECE: usize = 4096;
+/// ... and from this length on when they come built with the embedded ranks.
+const EMBEDDED_BACKTRACK_PIECE: usize = 16;
 /// Pieces longer than this are not cached: they are rare, and would crowd the arena.
 const MAX_CACHED_PIECE: usize = 256;
 /// Bounds of the per-thread cache; beyond them it is cleared (about 16 MiB per thread at most).
@@ -271,9 +277,12 @@ pub(crate) struct Vocab {
     pairs: FxHashMap<u64, u32>,
     /// The canonical split offsets `pairs` was built from, if it was (see `Vocab::new`).
     canonical_splits: Option<&'static [u8]>,
-    /// The backtracking encoder's tables, built on the first piece of `BACKTRACK_PIECE` bytes;
-    /// None inside if this vocabulary does not merge in rank order (see `backtrack.rs`).
+    /// The backtracking encoder's tables: embedded, or built on the first piece of
+    /// `BACKTRACK_PIECE` bytes; None inside if this vocabulary does not merge in rank order (see
+    /// `backtrack.rs`).
     backtrack: OnceLock<Option<Box<Backtrack>>>,
+    /// Pieces of at least this many bytes go to the backtracking encoder.
+    backtrack_from: usize,
 }
 
 impl Vocab {
@@ -395,7 +404,23 @@ impl Vocab {
             byte_pairs,
             pairs,
             backtrack: OnceLock::new(),
+            backtrack_from: BACKTRACK_PIECE,
         })
+    }
+
+    /// Installs the backtracking tables built at compile time for the embedded ranks (so only
+    /// for a vocabulary of those ranks), and with them backtracking from 16 bytes on.
+    pub(crate) fn with_embedded_backtrack(mut self) -> Vocab {
+        let tables = Backtrack::embedded(&self);
+        assert!(
+            tables
+                .as_ref()
+                .is_some_and(|t| t.id_limit() == self.id_limit()),
+            "the embedded backtracking tables are those of the embedded ranks"
+        );
+        self.backtrack = OnceLock::from(tables.map(Box::new));
+        self.backtrack_from = EMBEDDED_BACKTRACK_PIECE;
+        self
     }
 
     /// The id of a byte string that is an ordinary token.
@@ -440,9 +465,19 @@ impl Vocab {
     }
 
     /// BPE of a piece that is not itself a token, appended to `out`.
+    #[inline(always)]
     fn merge_piece(&self, piece: &[u8], scratch: &mut MergeScratch, out: &mut Vec<u32>) {
+        if piece.len() >= self.backtrack_from && self.encode_long(piece, out) {
+            return;
+        }
+        self.merge_loops(piece, scratch, out)
+    }
+
+    /// BPE of a piece of at least two bytes by the merge loops: the flat one under `LARGE_PIECE`
+    /// bytes, the heap from there.
+    fn merge_loops(&self, piece: &[u8], scratch: &mut MergeScratch, out: &mut Vec<u32>) {
         if piece.len() >= LARGE_PIECE {
-            return self.merge_large(piece, scratch, out);
+            return self.merge_heap(piece, scratch, out, |_, _| {});
         }
         self.merge_short(piece, scratch, out, |_, _| {})
     }
@@ -515,17 +550,15 @@ impl Vocab {
         out.extend(parts.iter().map(|&(id, _)| id));
     }
 
-    /// BPE of a long piece by backtracking; false if this vocabulary cannot use it. Out of line
-    /// and cold: written inline in `merge_piece`, it made the caller's hot loop (whole-token
-    /// pieces, which never get here) 25% slower on a megabyte of digits, one piece per digit.
-    /// It is called from `merge_large`, so that `merge_piece` is exactly as it was.
-    #[cold]
+    /// BPE of a long piece by backtracking; false if this vocabulary cannot use it. Out of line:
+    /// written inline in `merge_piece`, it made the caller's hot loop (whole-token pieces, which
+    /// never get here) 25% slower on a megabyte of digits, one piece per digit.
     #[inline(never)]
     fn encode_long(&self, piece: &[u8], out: &mut Vec<u32>) -> bool {
         let Some(backtrack) = self.backtrack() else {
             return false;
         };
-        let done = backtrack.encode(piece, out);
+        let done = backtrack.encode(self, piece, out);
         debug_assert!(done, "the backtracking search cannot fail");
         done
     }
@@ -543,15 +576,6 @@ impl Vocab {
         let mut out = Vec::new();
         self.merge_heap(piece, &mut MergeScratch::default(), &mut out, |_, _| {});
         out
-    }
-
-    /// Pieces of `LARGE_PIECE` bytes or more: backtracking from `BACKTRACK_PIECE` bytes on
-    /// (when the vocabulary allows it), the heap below.
-    fn merge_large(&self, piece: &[u8], scratch: &mut MergeScratch, out: &mut Vec<u32>) {
-        if piece.len() >= BACKTRACK_PIECE && self.encode_long(piece, out) {
-            return;
-        }
-        self.merge_heap(piece, scratch, out, |_, _| {})
     }
 
     /// The same merges over a linked list with a heap of candidate pairs: O(n log n) on any piece.
@@ -833,20 +857,20 @@ fn piece_profile() {
         let merge = best_of_3(&mut || {
             for p in &set {
                 out.clear();
-                vocab.merge_piece(p, &mut scratch, &mut out);
+                vocab.merge_loops(p, &mut scratch, &mut out);
             }
         });
         let back = best_of_3(&mut || {
             for p in &set {
                 out2.clear();
-                backtrack.encode(p, &mut out2);
+                backtrack.encode(vocab, p, &mut out2);
             }
         });
         for p in &set {
             out.clear();
             out2.clear();
-            vocab.merge_piece(p, &mut scratch, &mut out);
-            backtrack.encode(p, &mut out2);
+            vocab.merge_loops(p, &mut scratch, &mut out);
+            backtrack.encode(vocab, p, &mut out2);
             assert_eq!(out, out2, "{:?}", String::from_utf8_lossy(p));
         }
         println!(

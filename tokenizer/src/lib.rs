@@ -21,6 +21,7 @@
 //! decoding back to bytes.
 
 mod backtrack;
+mod backtrack_tables;
 mod bpe;
 mod error;
 mod ranks;
@@ -230,10 +231,14 @@ impl Tokenizer {
     ) -> Result<Tokenizer, LoadError> {
         static NEXT_UID: AtomicU64 = AtomicU64::new(1);
         let ranks_sha256 = hex(&Sha256::digest(ranks_file));
-        // The embedded ranks come with their canonical splits; any other file gets every split.
-        let splits =
-            (ranks_sha256 == CL100K_BASE_RANKS_SHA256).then_some(ranks::CL100K_BASE_SPLITS);
-        let vocab = bpe::Vocab::new(ranks::parse(ranks_file)?, splits)?;
+        // The embedded ranks come with their canonical splits and backtracking tables, built at
+        // compile time; any other file gets every split and builds its tables when needed.
+        let ranks = ranks::parse(ranks_file)?;
+        let vocab = if ranks_sha256 == CL100K_BASE_RANKS_SHA256 {
+            bpe::Vocab::new(ranks, Some(ranks::CL100K_BASE_SPLITS))?.with_embedded_backtrack()
+        } else {
+            bpe::Vocab::new(ranks, None)?
+        };
         let specials = special::Specials::new(specials.into_iter().collect())?;
         for (special, id) in specials.tokens() {
             if let Some(bytes) = vocab.bytes_of(*id) {

@@ -1,0 +1,98 @@
+//! Builds the backtracking encoder's tables for the embedded cl100k ranks (`assets/`) at compile
+//! time, with the same code the library uses for other ranks (`src/backtrack_tables.rs`), and
+//! writes them to `OUT_DIR` as little-endian bytes for `Backtrack::embedded` to include. Building
+//! them at run time would take 15-40 ms per process; included, they cost nothing until used.
+
+#[path = "src/backtrack_tables.rs"]
+mod backtrack_tables;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use backtrack_tables::{Tables, TokenMeta};
+use base64::Engine;
+
+fn main() {
+    for input in [
+        "build.rs",
+        "src/backtrack_tables.rs",
+        "assets/cl100k_base.tiktoken",
+        "assets/cl100k_base.splits",
+    ] {
+        println!("cargo:rerun-if-changed={input}");
+    }
+    let ranks = std::fs::read("assets/cl100k_base.tiktoken").expect("assets/cl100k_base.tiktoken");
+    let splits = std::fs::read("assets/cl100k_base.splits").expect("assets/cl100k_base.splits");
+
+    let engine = base64::engine::general_purpose::STANDARD;
+    let mut by_id: Vec<Vec<u8>> = Vec::new();
+    for (line_no, line) in ranks.split(|&b| b == b'\n').enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let text = std::str::from_utf8(line).expect("ranks are ASCII");
+        let (token, rank) = text
+            .split_once(' ')
+            .unwrap_or_else(|| panic!("ranks line {}: two fields", line_no + 1));
+        let rank: usize = rank.trim_end().parse().expect("a numeric rank");
+        if by_id.len() <= rank {
+            by_id.resize(rank + 1, Vec::new());
+        }
+        by_id[rank] = engine.decode(token).expect("base64 token");
+    }
+    assert_eq!(splits.len(), by_id.len(), "one split per id");
+    let id_of: HashMap<&[u8], u32> = by_id
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| !b.is_empty())
+        .map(|(id, b)| (b.as_slice(), id as u32))
+        .collect();
+
+    // The canonical split of every token; every cl100k token is reachable.
+    let mut meta = vec![TokenMeta::EMPTY; by_id.len()];
+    for (id, (bytes, m)) in by_id.iter().zip(&mut meta).enumerate() {
+        match bytes.len() {
+            0 => continue,
+            1 => m.len = 1,
+            n => {
+                let at = splits[id] as usize;
+                assert!(at > 0 && at < n, "token {id} has a canonical split");
+                m.len = n as u32;
+                m.left = id_of[&bytes[..at]];
+                m.right = id_of[&bytes[at..]];
+            }
+        }
+    }
+    let tables = Tables::build(meta, |id| &by_id[id as usize][..])
+        .expect("cl100k merges happen in rank order");
+
+    let out = std::env::var_os("OUT_DIR").expect("OUT_DIR");
+    let write = |name: &str, words: &mut dyn Iterator<Item = u32>| {
+        let bytes: Vec<u8> = words.flat_map(u32::to_le_bytes).collect();
+        std::fs::write(Path::new(&out).join(name), bytes).expect("writes OUT_DIR");
+    };
+    write(
+        "cl100k_meta.bin",
+        &mut tables
+            .meta
+            .iter()
+            .flat_map(|m| [m.len, m.next_prefix, m.left, m.right]),
+    );
+    write(
+        "cl100k_pair_filter.bin",
+        &mut tables
+            .pair_filter
+            .iter()
+            .flat_map(|&w| [w as u32, (w >> 32) as u32]),
+    );
+    write("cl100k_root2.bin", &mut tables.root2.iter().copied());
+    write(
+        "cl100k_nodes.bin",
+        &mut tables
+            .nodes
+            .iter()
+            .flat_map(|n| [n.first_child, n.child_count, n.token]),
+    );
+    std::fs::write(Path::new(&out).join("cl100k_labels.bin"), &tables.labels)
+        .expect("writes OUT_DIR");
+}
