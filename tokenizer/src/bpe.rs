@@ -27,17 +27,17 @@
 //!   never whole tokens) a binary heap over a linked list wins, and it keeps the worst case (a
 //!   megabyte of letters with no split point) at O(n log n) rather than tiktoken-small's O(n²).
 //! * **Three, in fact.** The linear, left-to-right backtracking encoder of `backtrack.rs`
-//!   (exactness argument there) beats the merge loops on long pieces: on the distinct pieces of
-//!   the mixed corpus that are not tokens (`piece_profile`), 24 against 30 ns/byte from 16 to 32
-//!   bytes and 13-14 against 17-25 beyond; on CJK clauses, 12-14 against 22-24 (so Chinese and
-//!   Japanese text never seen encodes 1.3-1.6x faster). Below 16 bytes it loses (31-53 against
-//!   24-30). Its tables (7 MB for cl100k) are built at compile time for the embedded ranks, so
-//!   the built-in encodings use it from 16 bytes on. A ranks file given at run time would pay
-//!   12 ms (plus 20-25 to find the canonical splits) on its first long piece, which the short
-//!   pieces of real text never repay; there it takes over only from `BACKTRACK_PIECE` (4 KB),
-//!   where the heap's O(n log n) and its cache misses (its state is touched in rank order, i.e.
-//!   randomly, and outgrows L2 around 50 KB) made the cost per byte grow 2.4-4.8x from 10 KB to
-//!   1 MB. The heap also remains for a vocabulary the backtracking encoder cannot serve.
+//!   (exactness argument there) beats the merge loops on pieces in other scripts than ASCII at
+//!   every length, and on ASCII from 32 bytes (`EMBEDDED_BACKTRACK_PIECE` has the numbers): on
+//!   text never seen, Chinese and Japanese encode 1.4-1.5x faster, Arabic 1.3x, Korean and
+//!   Russian 1.1-1.2x, the mixed corpus 1.05-1.1x. Its tables (7 MB for cl100k) are built at
+//!   compile time for the embedded ranks, so the built-in encodings use it so. A ranks file given
+//!   at run time would pay 12 ms (plus 20-25 to find the canonical splits) on its first such
+//!   piece, which a small input never repays; there it takes over only from `BACKTRACK_PIECE`
+//!   (4 KB), where the heap's O(n log n) and its cache misses (its state is touched in rank
+//!   order, i.e. randomly, and outgrows L2 around 50 KB) made the cost per byte grow 2.4-4.8x
+//!   from 10 KB to 1 MB. The heap also remains for a vocabulary the backtracking encoder cannot
+//!   serve.
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -55,8 +55,12 @@ const LARGE_PIECE: usize = 48;
 /// Pieces at least this long use the backtracking encoder (`backtrack.rs`) when its tables must be
 /// built at run time ...
 const BACKTRACK_PIECE: usize = 4096;
-/// ... and from this length on when they come built with the embedded ranks.
-const EMBEDDED_BACKTRACK_PIECE: usize = 16;
+/// ... and from these lengths on when they come built with the embedded ranks: 32 bytes for a
+/// piece that starts with two ASCII bytes, 2 for any other. (`piece_profile` on the mixed corpus:
+/// in other scripts backtracking is faster at every length, 17-20 ns/byte against 23-28 below 32
+/// bytes; on ASCII it loses below 16 bytes, 40-52 against 25-31, is level from 16 to 32, and wins
+/// beyond, 12-14 against 22-55.)
+const EMBEDDED_BACKTRACK_PIECE: [usize; 2] = [32, 2];
 /// Pieces longer than this are not cached: they are rare, and would crowd the arena.
 const MAX_CACHED_PIECE: usize = 256;
 /// Bounds of the per-thread cache; beyond them it is cleared (about 16 MiB per thread at most).
@@ -281,8 +285,9 @@ pub(crate) struct Vocab {
     /// `BACKTRACK_PIECE` bytes; None inside if this vocabulary does not merge in rank order (see
     /// `backtrack.rs`).
     backtrack: OnceLock<Option<Box<Backtrack>>>,
-    /// Pieces of at least this many bytes go to the backtracking encoder.
-    backtrack_from: usize,
+    /// Pieces of at least this many bytes go to the backtracking encoder: `[0]` if their first two
+    /// bytes are ASCII, `[1]` otherwise.
+    backtrack_from: [usize; 2],
 }
 
 impl Vocab {
@@ -404,7 +409,7 @@ impl Vocab {
             byte_pairs,
             pairs,
             backtrack: OnceLock::new(),
-            backtrack_from: BACKTRACK_PIECE,
+            backtrack_from: [BACKTRACK_PIECE; 2],
         })
     }
 
@@ -464,10 +469,11 @@ impl Vocab {
         self.byte_pairs[(a as usize) << 8 | b as usize]
     }
 
-    /// BPE of a piece that is not itself a token, appended to `out`.
+    /// BPE of a piece that is not itself a token (so of at least two bytes), appended to `out`.
     #[inline(always)]
     fn merge_piece(&self, piece: &[u8], scratch: &mut MergeScratch, out: &mut Vec<u32>) {
-        if piece.len() >= self.backtrack_from && self.encode_long(piece, out) {
+        let ascii = piece[0].max(piece[1]) < 0x80;
+        if piece.len() >= self.backtrack_from[!ascii as usize] && self.encode_long(piece, out) {
             return;
         }
         self.merge_loops(piece, scratch, out)
