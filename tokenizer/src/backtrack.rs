@@ -60,9 +60,9 @@
 //!
 //! # Performance decisions, and why
 //!
-//! * **Where it is faster than the merge loops**: pieces in scripts other than ASCII, and ASCII
-//!   pieces of 32 bytes or more; from 4 KB for a ranks file given at run time (why is explained
-//!   in `bpe.rs`). Measured on one core, ns/byte on one random piece repeated (heap /
+//! * **Where it is faster than the merge loops**: pieces in scripts past the Latin blocks, and
+//!   any piece of 32 bytes or more; from 4 KB for a ranks file given at run time (why is
+//!   explained in `bpe.rs`). Measured on one core, ns/byte on one random piece repeated (heap /
 //!   backtracking): letters 30/14 at 4 KB and 180/30 at 1 MB, punctuation 17/9 and 100/22, CJK
 //!   7.2/6.6 and 35/11. The growth that remains from 4 KB to 64 KB is not the algorithm: a short
 //!   piece repeated keeps the few thousand table entries it touches in L1/L2, a long one touches

@@ -27,17 +27,16 @@
 //!   never whole tokens) a binary heap over a linked list wins, and it keeps the worst case (a
 //!   megabyte of letters with no split point) at O(n log n) rather than tiktoken-small's O(n²).
 //! * **Three, in fact.** The linear, left-to-right backtracking encoder of `backtrack.rs`
-//!   (exactness argument there) beats the merge loops on pieces in other scripts than ASCII at
-//!   every length, and on ASCII from 32 bytes (`EMBEDDED_BACKTRACK_PIECE` has the numbers): on
-//!   text never seen, Chinese and Japanese encode 1.4-1.5x faster, Arabic 1.3x, Korean and
-//!   Russian 1.1-1.2x, the mixed corpus 1.05-1.1x. Its tables (7 MB for cl100k) are built at
-//!   compile time for the embedded ranks, so the built-in encodings use it so. A ranks file given
-//!   at run time would pay 12 ms (plus 20-25 to find the canonical splits) on its first such
-//!   piece, which a small input never repays; there it takes over only from `BACKTRACK_PIECE`
-//!   (4 KB), where the heap's O(n log n) and its cache misses (its state is touched in rank
-//!   order, i.e. randomly, and outgrows L2 around 50 KB) made the cost per byte grow 2.4-4.8x
-//!   from 10 KB to 1 MB. The heap also remains for a vocabulary the backtracking encoder cannot
-//!   serve.
+//!   (exactness argument there) beats the merge loops on pieces in scripts past the Latin
+//!   blocks at every length, and on Latin from 32 bytes (`EMBEDDED_BACKTRACK_PIECE` has the
+//!   numbers): on text never seen, Chinese, Japanese and Russian encode 1.3-1.6x faster, Arabic
+//!   1.3x, Korean 1.1x, the mixed corpus 1.1x. Its tables (7 MB for cl100k) are built at compile
+//!   time for the embedded ranks, so the built-in encodings use it so. A ranks file given at run
+//!   time would pay 12 ms (plus 20-25 to find the canonical splits) on its first such piece,
+//!   which a small input never repays; there it takes over only from `BACKTRACK_PIECE` (4 KB),
+//!   where the heap's O(n log n) and its cache misses (its state is touched in rank order, i.e.
+//!   randomly, and outgrows L2 around 50 KB) made the cost per byte grow 2.4-4.8x from 10 KB to
+//!   1 MB. The heap also remains for a vocabulary the backtracking encoder cannot serve.
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -55,11 +54,14 @@ const LARGE_PIECE: usize = 48;
 /// Pieces at least this long use the backtracking encoder (`backtrack.rs`) when its tables must be
 /// built at run time ...
 const BACKTRACK_PIECE: usize = 4096;
-/// ... and from these lengths on when they come built with the embedded ranks: 32 bytes for a
-/// piece that starts with two ASCII bytes, 2 for any other. (`piece_profile` on the mixed corpus:
-/// in other scripts backtracking is faster at every length, 17-20 ns/byte against 23-28 below 32
-/// bytes; on ASCII it loses below 16 bytes, 40-52 against 25-31, is level from 16 to 32, and wins
-/// beyond, 12-14 against 22-55.)
+/// ... and from these lengths on when they come built with the embedded ranks: 32 bytes in
+/// general, 2 when the piece ends in a character past the Latin blocks. Measured with
+/// `piece_profile` on the mixed corpus: on such pieces backtracking is faster at every length
+/// (17-20 ns/byte against 23-28 below 32 bytes); on ASCII and accented Latin it loses below 16
+/// bytes (40-52 against 25-31), is level from 16 to 32, and wins beyond (12-14 against 22-55).
+/// Below 32 bytes a Latin-script text sends only a few hundred pieces of a megabyte to it, too
+/// few to pay for bringing its tables into the CPU caches: French and Italian files of 0.5 MB
+/// came out 15% slower when those went to backtracking too.
 const EMBEDDED_BACKTRACK_PIECE: [usize; 2] = [32, 2];
 /// Pieces longer than this are not cached: they are rare, and would crowd the arena.
 const MAX_CACHED_PIECE: usize = 256;
@@ -285,8 +287,8 @@ pub(crate) struct Vocab {
     /// `BACKTRACK_PIECE` bytes; None inside if this vocabulary does not merge in rank order (see
     /// `backtrack.rs`).
     backtrack: OnceLock<Option<Box<Backtrack>>>,
-    /// Pieces of at least this many bytes go to the backtracking encoder: `[0]` if their first two
-    /// bytes are ASCII, `[1]` otherwise.
+    /// Pieces of at least this many bytes go to the backtracking encoder: `[1]` if they end in a
+    /// character past the Latin blocks (`last_char_lead`), `[0]` otherwise.
     backtrack_from: [usize; 2],
 }
 
@@ -472,8 +474,9 @@ impl Vocab {
     /// BPE of a piece that is not itself a token (so of at least two bytes), appended to `out`.
     #[inline(always)]
     fn merge_piece(&self, piece: &[u8], scratch: &mut MergeScratch, out: &mut Vec<u32>) {
-        let ascii = piece[0].max(piece[1]) < 0x80;
-        if piece.len() >= self.backtrack_from[!ascii as usize] && self.encode_long(piece, out) {
+        let other_script = last_char_lead(piece) >= 0xCD;
+        if piece.len() >= self.backtrack_from[other_script as usize] && self.encode_long(piece, out)
+        {
             return;
         }
         self.merge_loops(piece, scratch, out)
@@ -680,6 +683,19 @@ pub(crate) struct MergeScratch {
     heap: Vec<Reverse<(u32, u32)>>,
 }
 
+/// The first byte of the last UTF-8 character of `piece` (its last byte if that is not UTF-8).
+/// From 0xCD on, the character is past the Latin blocks (U+0340 on: Greek, Cyrillic, Arabic, the
+/// Indic scripts, CJK, Hangul, ...).
+#[inline(always)]
+fn last_char_lead(piece: &[u8]) -> u8 {
+    let n = piece.len();
+    let mut i = n - 1;
+    while i > 0 && n - i < 4 && piece[i] & 0xC0 == 0x80 {
+        i -= 1;
+    }
+    piece[i]
+}
+
 #[inline(always)]
 fn pair_key(left: u32, right: u32) -> u64 {
     ((left as u64) << 32) | right as u64
@@ -761,7 +777,33 @@ impl PieceEncoder<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{pack_short, pack_tiny};
+    use super::{last_char_lead, pack_short, pack_tiny};
+
+    #[test]
+    fn last_char_lead_finds_the_first_byte_of_the_last_character() {
+        for (piece, lead) in [
+            ("ab", b'b'),
+            (" été", 0xC3),
+            ("’homme", b'e'),
+            ("Größe", b'e'),
+            (" привет", 0xD1),
+            ("日本語", 0xE8),
+            ("a😀", 0xF0),
+            ("한국어", 0xEC),
+            ("\u{036F}x\u{0370}", 0xCD),
+        ] {
+            assert_eq!(last_char_lead(piece.as_bytes()), lead, "{piece:?}");
+        }
+        // Not UTF-8: never more than three continuation bytes back, never before the start.
+        assert_eq!(last_char_lead(&[b'a', 0x80, 0x80, 0x80, 0x80]), 0x80);
+        assert_eq!(last_char_lead(&[0x80, 0x80]), 0x80);
+        assert_eq!(last_char_lead(&[0xE3, 0x81]), 0xE3);
+        // The Latin blocks end at U+033F, whose lead byte is 0xCC.
+        assert!(
+            last_char_lead("ɏ".as_bytes()) < 0xCD && last_char_lead("\u{033F}".as_bytes()) < 0xCD
+        );
+        assert!(last_char_lead("Ͱ".as_bytes()) >= 0xCD);
+    }
 
     #[test]
     fn short_keys_are_unique_and_only_for_short_pieces() {
