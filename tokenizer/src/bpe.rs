@@ -416,7 +416,8 @@ impl Vocab {
     }
 
     /// Installs the backtracking tables built at compile time for the embedded ranks (so only
-    /// for a vocabulary of those ranks), and with them backtracking from 16 bytes on.
+    /// for a vocabulary of those ranks), and with them the shorter thresholds of
+    /// `EMBEDDED_BACKTRACK_PIECE`.
     pub(crate) fn with_embedded_backtrack(mut self) -> Vocab {
         let tables = Backtrack::embedded(&self);
         assert!(
@@ -559,7 +560,7 @@ impl Vocab {
         out.extend(parts.iter().map(|&(id, _)| id));
     }
 
-    /// BPE of a long piece by backtracking; false if this vocabulary cannot use it. Out of line:
+    /// BPE of a piece by backtracking; false if this vocabulary cannot use it. Out of line:
     /// written inline in `merge_piece`, it made the caller's hot loop (whole-token pieces, which
     /// never get here) 25% slower on a megabyte of digits, one piece per digit.
     #[inline(never)]
