@@ -360,13 +360,20 @@ mod tests {
         assert_ne!(split[..100], sorted[..100], "rows were not shuffled");
     }
 
-    #[test]
-    fn unshuffled_drain_streams_rows_in_order_and_detects_damage() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut buckets = Buckets::open(dir.path(), "t", 1, 7, false, None).unwrap();
+    /// One bucket file `t-0000.rows` in `dir` holding rows `[r, r + 1, r + 2]` with document
+    /// starts `[0, 2]`, for r in 0..50.
+    fn fifty_rows(dir: &Path, shuffle: bool) -> Buckets {
+        let mut buckets = Buckets::open(dir, "t", 1, 7, shuffle, None).unwrap();
         for r in 0..50u32 {
             buckets.write(&[r, r + 1, r + 2], &[0, 2]).unwrap();
         }
+        buckets
+    }
+
+    #[test]
+    fn unshuffled_drain_streams_rows_in_order_and_detects_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let buckets = fifty_rows(dir.path(), false);
         let mut seen = Vec::new();
         buckets
             .drain(3, MAX_LOADED_BYTES, |row, starts| {
@@ -392,10 +399,7 @@ mod tests {
     #[test]
     fn shuffled_drain_reads_the_mapped_bucket_and_detects_damage() {
         let dir = tempfile::tempdir().unwrap();
-        let mut buckets = Buckets::open(dir.path(), "t", 1, 7, true, None).unwrap();
-        for r in 0..50u32 {
-            buckets.write(&[r, r + 1, r + 2], &[0, 2]).unwrap();
-        }
+        let mut buckets = fifty_rows(dir.path(), true);
         buckets.flush().unwrap();
         drop(buckets);
         let path = dir.path().join("t-0000.rows");
