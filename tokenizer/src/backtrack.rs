@@ -61,8 +61,8 @@
 //! # Performance decisions, and why
 //!
 //! * **Where it is faster than the merge loops**: pieces in scripts past the Latin blocks, and
-//!   any piece of 32 bytes or more; from 4 KB for a ranks file given at run time (why is
-//!   explained in `bpe.rs`). Measured on one core, ns/byte on one random piece repeated (heap /
+//!   any piece of 32 bytes or more. For a ranks file given at run time, only pieces from 4 KB
+//!   until 8 MiB of such pieces have been merged (why is explained in `bpe.rs`). Measured on one core, ns/byte on one random piece repeated (heap /
 //!   backtracking): letters 30/14 at 4 KB and 180/30 at 1 MB, punctuation 17/9 and 100/22, CJK
 //!   7.2/6.6 and 35/11. The growth that remains from 4 KB to 64 KB is not the algorithm: a short
 //!   piece repeated keeps the few thousand table entries it touches in L1/L2, a long one touches
@@ -567,6 +567,63 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_vocabulary_built_at_run_time_adopts_backtracking_after_enough_text() {
+        // The embedded ranks plus an empty line: the same tokens, but not the embedded file, so
+        // the tables are not the compiled-in ones and must be built.
+        let mut file = crate::ranks::CL100K_BASE.to_vec();
+        file.push(b'\n');
+        let tok = Tokenizer::from_tiktoken("copy", &file, crate::CL100K_BASE_PATTERN, []).unwrap();
+        let reference = Tokenizer::cl100k_base();
+        let vocab = &tok.inner.vocab;
+        assert!(!vocab.backtracks_short_pieces());
+        // Clauses of random CJK and Cyrillic letters: distinct pieces, which the piece cache
+        // does not answer, so each one goes through `merge_piece`.
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let mut seen_bytes = 0;
+        let mut adopted_at = None;
+        for doc in 0..400 {
+            let mut text = String::new();
+            for _ in 0..40 {
+                for _ in 0..1 + next(12) {
+                    let c = if next(3) == 0 {
+                        char::from_u32(0x0430 + next(32) as u32)
+                    } else {
+                        char::from_u32(0x4E00 + next(0x5000) as u32)
+                    };
+                    text.push(c.unwrap());
+                }
+                text.push_str(if next(2) == 0 { "，" } else { " " });
+            }
+            assert_eq!(
+                tok.encode_ordinary(&text),
+                reference.encode_ordinary(&text),
+                "doc {doc}"
+            );
+            seen_bytes += text.len();
+            if adopted_at.is_none() && vocab.backtracks_short_pieces() {
+                adopted_at = Some(seen_bytes);
+            }
+        }
+        let adopted_at = adopted_at.expect("thresholds lowered after enough text");
+        assert!(vocab.backtrack().is_some());
+        // Not before the merge loops had taken ADOPT_BACKTRACK_BYTES of such pieces.
+        assert!(
+            adopted_at as u64 >= crate::bpe::ADOPT_BACKTRACK_BYTES,
+            "{adopted_at}"
+        );
+        assert!(
+            seen_bytes > 2 * adopted_at,
+            "most of the text was encoded after the switch"
+        );
     }
 
     /// A vocabulary of the 256 bytes (ranks 0..256) and `extra` tokens.

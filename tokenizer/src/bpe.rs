@@ -33,14 +33,17 @@
 //!   1.3x, Korean 1.1x, the mixed corpus 1.1x. Its tables (7 MB for cl100k) are built at compile
 //!   time for the embedded ranks, so the built-in encodings use it so. A ranks file given at run
 //!   time would pay 12 ms (plus 20-25 to find the canonical splits) on its first such piece,
-//!   which a small input never repays; there it takes over only from `BACKTRACK_PIECE` (4 KB),
-//!   where the heap's O(n log n) and its cache misses (its state is touched in rank order, i.e.
-//!   randomly, and outgrows L2 around 50 KB) made the cost per byte grow 2.4-4.8x from 10 KB to
-//!   1 MB. The heap also remains for a vocabulary the backtracking encoder cannot serve.
+//!   which a small input never repays; so there backtracking starts at the same thresholds only
+//!   once `ADOPT_BACKTRACK_BYTES` of such pieces have been merged, and before that takes pieces
+//!   from `BACKTRACK_PIECE` (4 KB) on, where the heap's O(n log n) and its cache misses (its
+//!   state is touched in rank order, i.e. randomly, and outgrows L2 around 50 KB) made the cost
+//!   per byte grow 2.4-4.8x from 10 KB to 1 MB. The heap also remains for a vocabulary the
+//!   backtracking encoder cannot serve.
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use rustc_hash::FxHashMap;
@@ -63,6 +66,13 @@ const BACKTRACK_PIECE: usize = 4096;
 /// few to pay for bringing its tables into the CPU caches: French and Italian files of 0.5 MB
 /// came out 15% slower when those went to backtracking too.
 const EMBEDDED_BACKTRACK_PIECE: [usize; 2] = [32, 2];
+/// A vocabulary whose tables must be built at run time adopts those thresholds too once its merge
+/// loops have taken this many bytes of pieces that they would send to backtracking: building the
+/// tables costs about 35 ms for cl100k's 100k tokens (12 for the trie, 20-25 to find the
+/// canonical splits; o200k about twice that), and backtracking saves about 10 ns per byte of
+/// such pieces (`EMBEDDED_BACKTRACK_PIECE`), so 8 MiB repay it, and a small input never pays it.
+/// (Text a tokenizer has seen does not count: its pieces come from the cache.)
+pub(crate) const ADOPT_BACKTRACK_BYTES: u64 = if cfg!(test) { 64 << 10 } else { 8 << 20 };
 /// Pieces longer than this are not cached: they are rare, and would crowd the arena.
 const MAX_CACHED_PIECE: usize = 256;
 /// Bounds of the per-thread cache; beyond them it is cleared (about 16 MiB per thread at most).
@@ -288,8 +298,12 @@ pub(crate) struct Vocab {
     /// `backtrack.rs`).
     backtrack: OnceLock<Option<Box<Backtrack>>>,
     /// Pieces of at least this many bytes go to the backtracking encoder: `[1]` if they end in a
-    /// character past the Latin blocks (`last_char_lead`), `[0]` otherwise.
-    backtrack_from: [usize; 2],
+    /// character past the Latin blocks (`last_char_lead`), `[0]` otherwise. Atomic because a
+    /// vocabulary built at run time lowers them while encoding (`ADOPT_BACKTRACK_BYTES`).
+    backtrack_from: [AtomicUsize; 2],
+    /// Bytes the merge loops took that `EMBEDDED_BACKTRACK_PIECE` would send to backtracking,
+    /// counted up to `ADOPT_BACKTRACK_BYTES`.
+    backtrack_due: AtomicU64,
 }
 
 impl Vocab {
@@ -411,7 +425,8 @@ impl Vocab {
             byte_pairs,
             pairs,
             backtrack: OnceLock::new(),
-            backtrack_from: [BACKTRACK_PIECE; 2],
+            backtrack_from: [BACKTRACK_PIECE; 2].map(AtomicUsize::new),
+            backtrack_due: AtomicU64::new(0),
         })
     }
 
@@ -427,8 +442,14 @@ impl Vocab {
             "the embedded backtracking tables are those of the embedded ranks"
         );
         self.backtrack = OnceLock::from(tables.map(Box::new));
-        self.backtrack_from = EMBEDDED_BACKTRACK_PIECE;
+        self.backtrack_from = EMBEDDED_BACKTRACK_PIECE.map(AtomicUsize::new);
         self
+    }
+
+    /// Whether pieces go to backtracking at `EMBEDDED_BACKTRACK_PIECE`'s thresholds (for tests).
+    #[cfg(test)]
+    pub(crate) fn backtracks_short_pieces(&self) -> bool {
+        self.backtrack_from[1].load(Ordering::Relaxed) == EMBEDDED_BACKTRACK_PIECE[1]
     }
 
     /// The id of a byte string that is an ordinary token.
@@ -475,12 +496,36 @@ impl Vocab {
     /// BPE of a piece that is not itself a token (so of at least two bytes), appended to `out`.
     #[inline(always)]
     fn merge_piece(&self, piece: &[u8], scratch: &mut MergeScratch, out: &mut Vec<u32>) {
-        let other_script = last_char_lead(piece) >= 0xCD;
-        if piece.len() >= self.backtrack_from[other_script as usize] && self.encode_long(piece, out)
-        {
+        let other_script = (last_char_lead(piece) >= 0xCD) as usize;
+        let from = self.backtrack_from[other_script].load(Ordering::Relaxed);
+        if piece.len() >= from && self.encode_long(piece, out) {
             return;
         }
+        if piece.len() >= EMBEDDED_BACKTRACK_PIECE[other_script] {
+            self.note_backtrack_due(piece.len());
+        }
         self.merge_loops(piece, scratch, out)
+    }
+
+    /// Counts `bytes` towards `ADOPT_BACKTRACK_BYTES`, and adopts the lower thresholds when they
+    /// are reached (building the tables, once, if this vocabulary can have them). Never called
+    /// for the embedded ranks, whose thresholds are those already.
+    #[cold]
+    #[inline(never)]
+    fn note_backtrack_due(&self, bytes: usize) {
+        // Once over, nothing more to count: a load of a line no thread writes any longer.
+        if self.backtrack_due.load(Ordering::Relaxed) >= ADOPT_BACKTRACK_BYTES {
+            return;
+        }
+        let due = self
+            .backtrack_due
+            .fetch_add(bytes as u64, Ordering::Relaxed)
+            + bytes as u64;
+        if due >= ADOPT_BACKTRACK_BYTES && self.backtrack().is_some() {
+            for (from, lower) in self.backtrack_from.iter().zip(EMBEDDED_BACKTRACK_PIECE) {
+                from.store(lower, Ordering::Relaxed);
+            }
+        }
     }
 
     /// BPE of a piece of at least two bytes by the merge loops: the flat one under `LARGE_PIECE`
