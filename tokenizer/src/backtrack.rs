@@ -578,7 +578,7 @@ mod tests {
         let tok = Tokenizer::from_tiktoken("copy", &file, crate::CL100K_BASE_PATTERN, []).unwrap();
         let reference = Tokenizer::cl100k_base();
         let vocab = &tok.inner.vocab;
-        assert!(!vocab.backtracks_short_pieces());
+        assert!(!vocab.backtracks_short_pieces() && !vocab.backtrack_built());
         // Clauses of random CJK and Cyrillic letters: distinct pieces, which the piece cache
         // does not answer, so each one goes through `merge_piece`.
         let mut state = 0x9E37_79B9_7F4A_7C15_u64;
@@ -614,7 +614,7 @@ mod tests {
             }
         }
         let adopted_at = adopted_at.expect("thresholds lowered after enough text");
-        assert!(vocab.backtrack().is_some());
+        assert!(vocab.backtrack_built());
         // Not before the merge loops had taken ADOPT_BACKTRACK_BYTES of such pieces.
         assert!(
             adopted_at as u64 >= crate::bpe::ADOPT_BACKTRACK_BYTES,
@@ -624,6 +624,20 @@ mod tests {
             seen_bytes > 2 * adopted_at,
             "most of the text was encoded after the switch"
         );
+
+        // Tables built for a piece of 4 KB are used for short pieces from the next one on.
+        file.push(b'\n');
+        let tok = Tokenizer::from_tiktoken("copy2", &file, crate::CL100K_BASE_PATTERN, []).unwrap();
+        let vocab = &tok.inner.vocab;
+        let long = "abcdefghijklmnopqrstuvwxyz".repeat(200);
+        assert!(!vocab.backtrack_built());
+        assert_eq!(tok.encode_ordinary(&long), reference.encode_ordinary(&long));
+        assert!(vocab.backtrack_built() && !vocab.backtracks_short_pieces());
+        assert_eq!(
+            tok.encode_ordinary("旅行者"),
+            reference.encode_ordinary("旅行者")
+        );
+        assert!(vocab.backtracks_short_pieces());
     }
 
     /// A vocabulary of the 256 bytes (ranks 0..256) and `extra` tokens.

@@ -508,8 +508,8 @@ impl Vocab {
     }
 
     /// Counts `bytes` towards `ADOPT_BACKTRACK_BYTES`, and adopts the lower thresholds when they
-    /// are reached (building the tables, once, if this vocabulary can have them). Never called
-    /// for the embedded ranks, whose thresholds are those already.
+    /// are reached (building the tables, once, if this vocabulary can have them) or the tables
+    /// exist already. Never called for the embedded ranks, whose thresholds are those already.
     #[cold]
     #[inline(never)]
     fn note_backtrack_due(&self, bytes: usize) {
@@ -521,7 +521,10 @@ impl Vocab {
             .backtrack_due
             .fetch_add(bytes as u64, Ordering::Relaxed)
             + bytes as u64;
-        if due >= ADOPT_BACKTRACK_BYTES && self.backtrack().is_some() {
+        // Tables already built (for a piece of `BACKTRACK_PIECE` bytes) are there to be used.
+        if (due >= ADOPT_BACKTRACK_BYTES || self.backtrack_built()) && self.backtrack().is_some() {
+            self.backtrack_due
+                .fetch_max(ADOPT_BACKTRACK_BYTES, Ordering::Relaxed);
             for (from, lower) in self.backtrack_from.iter().zip(EMBEDDED_BACKTRACK_PIECE) {
                 from.store(lower, Ordering::Relaxed);
             }
@@ -616,6 +619,11 @@ impl Vocab {
         let done = backtrack.encode(self, piece, out);
         debug_assert!(done, "the backtracking search cannot fail");
         done
+    }
+
+    /// Whether the backtracking tables exist, without building them.
+    pub(crate) fn backtrack_built(&self) -> bool {
+        matches!(self.backtrack.get(), Some(Some(_)))
     }
 
     /// The backtracking encoder, built on first use; None if this vocabulary cannot use it.
