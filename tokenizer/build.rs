@@ -9,7 +9,7 @@ mod backtrack_tables;
 use std::collections::HashMap;
 use std::path::Path;
 
-use backtrack_tables::{Tables, TokenMeta};
+use backtrack_tables::{token_meta, Tables};
 use base64::Engine;
 
 fn main() {
@@ -49,20 +49,18 @@ fn main() {
         .collect();
 
     // The canonical split of every token; every cl100k token is reachable.
-    let mut meta = vec![TokenMeta::EMPTY; by_id.len()];
-    for (id, (bytes, m)) in by_id.iter().zip(&mut meta).enumerate() {
-        match bytes.len() {
-            0 => continue,
-            1 => m.len = 1,
-            n => {
-                let at = splits[id] as usize;
-                assert!(at > 0 && at < n, "token {id} has a canonical split");
-                m.len = n as u32;
-                m.left = id_of[&bytes[..at]];
-                m.right = id_of[&bytes[at..]];
-            }
-        }
-    }
+    let meta = token_meta(
+        by_id.len(),
+        |id| Some(&by_id[id as usize][..]).filter(|b| !b.is_empty()),
+        |id, bytes| {
+            let at = splits[id as usize] as usize;
+            assert!(
+                at > 0 && at < bytes.len(),
+                "token {id} has a canonical split"
+            );
+            Some((id_of[&bytes[..at]], id_of[&bytes[at..]]))
+        },
+    );
     let tables = Tables::build(meta, |id| &by_id[id as usize][..])
         .expect("cl100k merges happen in rank order");
 

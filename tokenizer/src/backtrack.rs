@@ -62,9 +62,9 @@
 //!
 //! * **Where it is faster than the merge loops**: pieces in scripts past the Latin blocks, and
 //!   any piece of 32 bytes or more. For a ranks file given at run time, only pieces from 4 KB
-//!   until 8 MiB of such pieces have been merged (why is explained in `bpe.rs`). Measured on one core, ns/byte on one random piece repeated (heap /
-//!   backtracking): letters 30/14 at 4 KB and 180/30 at 1 MB, punctuation 17/9 and 100/22, CJK
-//!   7.2/6.6 and 35/11. The growth that remains from 4 KB to 64 KB is not the algorithm: a short
+//!   until 8 MiB of such pieces have been merged (why is explained in `bpe.rs`). Measured on
+//!   one core, ns/byte on one random piece repeated (heap / backtracking): letters 30/14 at
+//!   4 KB and 180/30 at 1 MB, punctuation 17/9 and 100/22, CJK 7.2/6.6 and 35/11. The growth that remains from 4 KB to 64 KB is not the algorithm: a short
 //!   piece repeated keeps the few thousand table entries it touches in L1/L2, a long one touches
 //!   most of the vocabulary's tables; from 64 KB to 1 MB the cost per byte is flat.
 //! * **Built at compile time for the embedded ranks** (`build.rs`, with the same code as at run
@@ -99,7 +99,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::backtrack_tables::{pair_slot, Tables, TokenMeta, TrieNode, NONE};
+use crate::backtrack_tables::{pair_slot, token_meta, Tables, TokenMeta, TrieNode, NONE};
 use crate::bpe::{MergeScratch, Vocab};
 
 // The embedded tables are the records themselves, as little-endian bytes.
@@ -165,21 +165,19 @@ mod embedded {
 impl Backtrack {
     /// The tables of the embedded cl100k ranks, as built at compile time: nothing to compute, and
     /// the operating system pages in only the parts a text touches. This is what makes it worth
-    /// using backtracking for pieces of 16 bytes on (`bpe.rs`); on a big-endian machine they are
-    /// built at run time instead.
+    /// using backtracking for short pieces (`EMBEDDED_BACKTRACK_PIECE` in `bpe.rs`); on a
+    /// big-endian machine they are built at run time instead.
     pub(crate) fn embedded(vocab: &Vocab) -> Option<Backtrack> {
         #[cfg(target_endian = "little")]
         {
             let _ = vocab;
-            let tables = Backtrack {
-                meta: Cow::Borrowed(bytemuck::cast_slice(&embedded::META.bytes)),
-                pair_filter: Cow::Borrowed(bytemuck::cast_slice(&embedded::PAIR_FILTER.bytes)),
-                root: [NONE; 256],
-                root2: Cow::Borrowed(bytemuck::cast_slice(&embedded::ROOT2.bytes)),
-                nodes: Cow::Borrowed(bytemuck::cast_slice(&embedded::NODES.bytes)),
-                labels: Cow::Borrowed(&embedded::LABELS.bytes),
-            };
-            Some(tables.with_root())
+            Some(Backtrack::assemble(
+                Cow::Borrowed(bytemuck::cast_slice(&embedded::META.bytes)),
+                Cow::Borrowed(bytemuck::cast_slice(&embedded::PAIR_FILTER.bytes)),
+                Cow::Borrowed(bytemuck::cast_slice(&embedded::ROOT2.bytes)),
+                Cow::Borrowed(bytemuck::cast_slice(&embedded::NODES.bytes)),
+                Cow::Borrowed(&embedded::LABELS.bytes),
+            ))
         }
         #[cfg(not(target_endian = "little"))]
         Backtrack::new(vocab)
@@ -188,44 +186,28 @@ impl Backtrack {
     /// The tables for `vocab`, or None if its merges do not happen in rank order (point 2 of the
     /// module comment), in which case the caller keeps the heap.
     pub(crate) fn new(vocab: &Vocab) -> Option<Backtrack> {
-        let tables = Backtrack::tables(vocab)?;
-        Some(
-            Backtrack {
-                meta: Cow::Owned(tables.meta),
-                pair_filter: Cow::Owned(tables.pair_filter),
-                root: [NONE; 256],
-                root2: Cow::Owned(tables.root2),
-                nodes: Cow::Owned(tables.nodes),
-                labels: Cow::Owned(tables.labels),
-            }
-            .with_root(),
-        )
+        let t = Backtrack::tables(vocab)?;
+        Some(Backtrack::assemble(
+            Cow::Owned(t.meta),
+            Cow::Owned(t.pair_filter),
+            Cow::Owned(t.root2),
+            Cow::Owned(t.nodes),
+            Cow::Owned(t.labels),
+        ))
     }
 
     /// The owned tables of `vocab` (see `new`).
     pub(crate) fn tables(vocab: &Vocab) -> Option<Tables> {
-        let mut meta = vec![TokenMeta::EMPTY; vocab.id_limit()];
         let mut scratch = MergeScratch::default();
-        for (id, m) in meta.iter_mut().enumerate() {
-            let id = id as u32;
-            let Some(bytes) = vocab.bytes_of(id) else {
-                continue;
-            };
-            if bytes.len() == 1 {
-                m.len = 1;
-                continue;
-            }
-            let split = match vocab.canonical_split(id) {
+        let meta = token_meta(
+            vocab.id_limit(),
+            |id| vocab.bytes_of(id),
+            |id, bytes| match vocab.canonical_split(id) {
                 Some(0) => None,
                 Some(at) => vocab.id_of(&bytes[..at]).zip(vocab.id_of(&bytes[at..])),
                 None => vocab.last_merge(bytes, id, &mut scratch),
-            };
-            if let Some((left, right)) = split {
-                m.len = bytes.len() as u32;
-                m.left = left;
-                m.right = right;
-            }
-        }
+            },
+        );
         Tables::build(meta, |id| {
             vocab.bytes_of(id).expect("reachable ids have bytes")
         })
@@ -236,13 +218,27 @@ impl Backtrack {
         self.meta.len()
     }
 
-    /// Fills `root` from the trie.
-    fn with_root(mut self) -> Backtrack {
-        let r = self.nodes[0];
+    /// The encoder over these tables, with `root` filled in from the trie.
+    fn assemble(
+        meta: Cow<'static, [TokenMeta]>,
+        pair_filter: Cow<'static, [u64]>,
+        root2: Cow<'static, [u32]>,
+        nodes: Cow<'static, [TrieNode]>,
+        labels: Cow<'static, [u8]>,
+    ) -> Backtrack {
+        let mut root = [NONE; 256];
+        let r = nodes[0];
         for i in r.first_child..r.first_child + r.child_count {
-            self.root[self.labels[i as usize] as usize] = i;
+            root[labels[i as usize] as usize] = i;
         }
-        self
+        Backtrack {
+            meta,
+            pair_filter,
+            root,
+            root2,
+            nodes,
+            labels,
+        }
     }
 
     /// The child of `node` along byte `b`, or NONE.

@@ -52,6 +52,31 @@ pub(crate) struct TrieNode {
     pub token: u32,
 }
 
+/// The `len`, `left` and `right` of every id below `ids`, which is what `Tables::build` needs:
+/// `bytes_of` gives an id's bytes (None for an unused id), `split_of` the canonical split of a
+/// token of two bytes or more (None: unreachable, so left out).
+pub(crate) fn token_meta<'a>(
+    ids: usize,
+    bytes_of: impl Fn(u32) -> Option<&'a [u8]>,
+    mut split_of: impl FnMut(u32, &[u8]) -> Option<(u32, u32)>,
+) -> Vec<TokenMeta> {
+    let mut meta = vec![TokenMeta::EMPTY; ids];
+    for (id, m) in meta.iter_mut().enumerate() {
+        let id = id as u32;
+        let Some(bytes) = bytes_of(id) else {
+            continue;
+        };
+        if bytes.len() == 1 {
+            m.len = 1;
+        } else if let Some((left, right)) = split_of(id, bytes) {
+            m.len = bytes.len() as u32;
+            m.left = left;
+            m.right = right;
+        }
+    }
+    meta
+}
+
 /// The tables, owned.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Tables {

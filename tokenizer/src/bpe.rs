@@ -504,7 +504,7 @@ impl Vocab {
         if piece.len() >= EMBEDDED_BACKTRACK_PIECE[other_script] {
             self.note_backtrack_due(piece.len());
         }
-        self.merge_loops(piece, scratch, out)
+        self.merge_loops(piece, scratch, out, |_, _| {})
     }
 
     /// Counts `bytes` towards `ADOPT_BACKTRACK_BYTES`, and adopts the lower thresholds when they
@@ -532,12 +532,19 @@ impl Vocab {
     }
 
     /// BPE of a piece of at least two bytes by the merge loops: the flat one under `LARGE_PIECE`
-    /// bytes, the heap from there.
-    fn merge_loops(&self, piece: &[u8], scratch: &mut MergeScratch, out: &mut Vec<u32>) {
+    /// bytes, the heap from there. `on_merge(left, right)` sees every merge in order (a no-op
+    /// when encoding, which the compiler removes).
+    fn merge_loops(
+        &self,
+        piece: &[u8],
+        scratch: &mut MergeScratch,
+        out: &mut Vec<u32>,
+        on_merge: impl FnMut(u32, u32),
+    ) {
         if piece.len() >= LARGE_PIECE {
-            return self.merge_heap(piece, scratch, out, |_, _| {});
+            return self.merge_heap(piece, scratch, out, on_merge);
         }
-        self.merge_short(piece, scratch, out, |_, _| {})
+        self.merge_short(piece, scratch, out, on_merge)
     }
 
     /// The last merge `(left, right)` of BPE on `bytes`, the bytes of token `id`, if that BPE
@@ -553,19 +560,15 @@ impl Vocab {
         let mut out = std::mem::take(&mut scratch.out);
         out.clear();
         let mut last = None;
-        let record = |left, right| last = Some((left, right));
-        if bytes.len() >= LARGE_PIECE {
-            self.merge_heap(bytes, scratch, &mut out, record);
-        } else {
-            self.merge_short(bytes, scratch, &mut out, record);
-        }
+        self.merge_loops(bytes, scratch, &mut out, |left, right| {
+            last = Some((left, right))
+        });
         let whole = out == [id];
         scratch.out = out;
         last.filter(|_| whole)
     }
 
-    /// The flat loop for pieces under `LARGE_PIECE` bytes; `on_merge(left, right)` sees every
-    /// merge in order (a no-op when encoding, which the compiler removes).
+    /// The flat loop for pieces under `LARGE_PIECE` bytes; `on_merge` as in `merge_loops`.
     #[inline(always)]
     fn merge_short(
         &self,
@@ -644,7 +647,7 @@ impl Vocab {
     /// The same merges over a linked list with a heap of candidate pairs: O(n log n) on any piece.
     /// The list lives in one array of 16-byte nodes (one cache line holds four neighbours), and
     /// the array and the heap's storage are reused from piece to piece. `on_merge` as in
-    /// `merge_short`.
+    /// `merge_loops`.
     fn merge_heap(
         &self,
         piece: &[u8],
@@ -959,7 +962,7 @@ fn piece_profile() {
         let merge = best_of_3(&mut || {
             for p in &set {
                 out.clear();
-                vocab.merge_loops(p, &mut scratch, &mut out);
+                vocab.merge_loops(p, &mut scratch, &mut out, |_, _| {});
             }
         });
         let back = best_of_3(&mut || {
@@ -971,7 +974,7 @@ fn piece_profile() {
         for p in &set {
             out.clear();
             out2.clear();
-            vocab.merge_loops(p, &mut scratch, &mut out);
+            vocab.merge_loops(p, &mut scratch, &mut out, |_, _| {});
             backtrack.encode(vocab, p, &mut out2);
             assert_eq!(out, out2, "{:?}", String::from_utf8_lossy(p));
         }
