@@ -1,10 +1,15 @@
-//! Builds the backtracking encoder's tables for the embedded cl100k ranks (`assets/`) at compile
-//! time, with the same code the library uses for other ranks (`src/backtrack_tables.rs`), and
-//! writes them to `OUT_DIR` as little-endian bytes for `Backtrack::embedded` to include. Building
-//! them at run time would take 15-40 ms per process; included, they cost nothing until used.
+//! Builds the tables of the embedded cl100k ranks (`assets/`) at compile time, with the same code
+//! the library uses for ranks given at run time, and writes them to `OUT_DIR` as little-endian
+//! bytes for `src/embedded.rs` to include: the backtracking encoder's (`src/backtrack_tables.rs`,
+//! 15-40 ms to build at run time) and the vocabulary's token bytes, whole-token lookup table and
+//! two-byte table (`src/flat_map.rs`; parsing the ranks and building those took about 15 ms per
+//! process). Included, they cost nothing until used.
 
 #[path = "src/backtrack_tables.rs"]
 mod backtrack_tables;
+#[allow(dead_code)]
+#[path = "src/flat_map.rs"]
+mod flat_map;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -16,6 +21,7 @@ fn main() {
     for input in [
         "build.rs",
         "src/backtrack_tables.rs",
+        "src/flat_map.rs",
         "assets/cl100k_base.tiktoken",
         "assets/cl100k_base.splits",
     ] {
@@ -93,4 +99,38 @@ fn main() {
     );
     std::fs::write(Path::new(&out).join("cl100k_labels.bin"), &tables.labels)
         .expect("writes OUT_DIR");
+
+    // The vocabulary (`Vocab::embedded`): token bytes in id order and their offsets; the
+    // whole-token table of tokens of up to 7 bytes, sized and filled in id order as `Vocab::new`
+    // does (cl100k's file lists its tokens in id order); the two-byte token table.
+    let token_bytes: Vec<u8> = by_id.concat();
+    std::fs::write(Path::new(&out).join("cl100k_bytes.bin"), &token_bytes).expect("writes OUT_DIR");
+    let mut offset = 0u32;
+    write(
+        "cl100k_offsets.bin",
+        &mut std::iter::once(0).chain(by_id.iter().map(|b| {
+            offset += b.len() as u32;
+            offset
+        })),
+    );
+    let mut tiny = flat_map::FlatMap::<u32>::with_capacity(by_id.len());
+    for (id, token) in by_id.iter().enumerate() {
+        if let Some(key) = flat_map::pack_tiny(token).filter(|_| !token.is_empty()) {
+            assert!(tiny.insert(key, id as u32), "token bytes appear once");
+        }
+    }
+    write(
+        "cl100k_tiny.bin",
+        &mut tiny
+            .slots()
+            .iter()
+            .flat_map(|s| [s.key as u32, (s.key >> 32) as u32, s.value, 0]),
+    );
+    write(
+        "cl100k_byte_pairs.bin",
+        &mut (0..1usize << 16).map(|i| {
+            let pair = [(i >> 8) as u8, i as u8];
+            id_of.get(&pair[..]).copied().unwrap_or(u32::MAX)
+        }),
+    );
 }

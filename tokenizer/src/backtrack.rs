@@ -136,51 +136,30 @@ impl fmt::Debug for Backtrack {
     }
 }
 
-/// The tables of the embedded cl100k ranks, built by `build.rs` with `backtrack_tables.rs` from
-/// `assets/cl100k_base.tiktoken` and `assets/cl100k_base.splits`, as little-endian bytes.
-#[cfg(target_endian = "little")]
-mod embedded {
-    /// `include_bytes!` with the alignment of the records it is read as.
-    #[repr(C)]
-    pub(super) struct Aligned<B: ?Sized> {
-        _align: [u64; 0],
-        pub(super) bytes: B,
-    }
-
-    macro_rules! table {
-        ($name:ident, $file:literal) => {
-            pub(super) static $name: &Aligned<[u8]> = &Aligned {
-                _align: [],
-                bytes: *include_bytes!(concat!(env!("OUT_DIR"), "/", $file)),
-            };
-        };
-    }
-    table!(META, "cl100k_meta.bin");
-    table!(PAIR_FILTER, "cl100k_pair_filter.bin");
-    table!(ROOT2, "cl100k_root2.bin");
-    table!(NODES, "cl100k_nodes.bin");
-    table!(LABELS, "cl100k_labels.bin");
-}
-
 impl Backtrack {
-    /// The tables of the embedded cl100k ranks, as built at compile time: nothing to compute, and
-    /// the operating system pages in only the parts a text touches. This is what makes it worth
-    /// using backtracking for short pieces (`EMBEDDED_BACKTRACK_PIECE` in `bpe.rs`); on a
-    /// big-endian machine they are built at run time instead.
-    pub(crate) fn embedded(vocab: &Vocab) -> Option<Backtrack> {
-        #[cfg(target_endian = "little")]
-        {
-            let _ = vocab;
-            Some(Backtrack::assemble(
-                Cow::Borrowed(bytemuck::cast_slice(&embedded::META.bytes)),
-                Cow::Borrowed(bytemuck::cast_slice(&embedded::PAIR_FILTER.bytes)),
-                Cow::Borrowed(bytemuck::cast_slice(&embedded::ROOT2.bytes)),
-                Cow::Borrowed(bytemuck::cast_slice(&embedded::NODES.bytes)),
-                Cow::Borrowed(&embedded::LABELS.bytes),
-            ))
-        }
-        #[cfg(not(target_endian = "little"))]
-        Backtrack::new(vocab)
+    /// The tables of the embedded cl100k ranks, as built at compile time (`embedded.rs`):
+    /// nothing to compute, and the operating system pages in only the parts a text touches. This
+    /// is what makes it worth using backtracking for short pieces (`EMBEDDED_BACKTRACK_PIECE` in
+    /// `bpe.rs`); on a big-endian machine `Vocab::embedded` builds them at run time instead.
+    #[cfg(target_endian = "little")]
+    pub(crate) fn embedded() -> Backtrack {
+        use crate::embedded::{LABELS, META, NODES, PAIR_FILTER, ROOT2};
+        Backtrack::assemble(
+            Cow::Borrowed(bytemuck::cast_slice(&META.bytes)),
+            Cow::Borrowed(bytemuck::cast_slice(&PAIR_FILTER.bytes)),
+            Cow::Borrowed(bytemuck::cast_slice(&ROOT2.bytes)),
+            Cow::Borrowed(bytemuck::cast_slice(&NODES.bytes)),
+            Cow::Borrowed(&LABELS.bytes),
+        )
+    }
+
+    /// Every reachable token's canonical split, as `(left, right, id)`.
+    #[cfg(target_endian = "little")]
+    pub(crate) fn split_pairs(&self) -> impl Iterator<Item = (u32, u32, u32)> + '_ {
+        (0..)
+            .zip(self.meta.iter())
+            .filter(|(_, m)| m.left != NONE)
+            .map(|(id, m)| (m.left, m.right, id))
     }
 
     /// The tables for `vocab`, or None if its merges do not happen in rank order (point 2 of the
@@ -214,6 +193,7 @@ impl Backtrack {
     }
 
     /// One past the largest id the tables know.
+    #[cfg(target_endian = "little")]
     pub(crate) fn id_limit(&self) -> usize {
         self.meta.len()
     }
@@ -951,7 +931,8 @@ fn embedded_tables_are_those_built_at_run_time() {
     let ranks = crate::ranks::parse(crate::ranks::CL100K_BASE).unwrap();
     let vocab = Vocab::new(ranks, None).unwrap();
     let built = Backtrack::tables(&vocab).expect("cl100k merges in rank order");
-    let embedded = Backtrack::embedded(&vocab).expect("embedded tables");
+    let embedded_vocab = Vocab::embedded();
+    let embedded = embedded_vocab.backtrack().expect("embedded tables");
     assert!(matches!(embedded.nodes, Cow::Borrowed(_)) || cfg!(target_endian = "big"));
     assert!(built.meta == *embedded.meta, "meta differs");
     assert!(built.nodes == *embedded.nodes, "trie nodes differ");

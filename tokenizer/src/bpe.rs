@@ -40,6 +40,7 @@
 //!   per byte grow 2.4-4.8x from 10 KB to 1 MB. The heap also remains for a vocabulary the
 //!   backtracking encoder cannot serve.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -50,6 +51,13 @@ use rustc_hash::FxHashMap;
 
 use crate::backtrack::Backtrack;
 use crate::error::LoadError;
+use crate::flat_map::{pack_tiny, FlatMap, Slot};
+
+// The embedded whole-token table is these slots as little-endian bytes (`build.rs`).
+// SAFETY: `repr(C)` of a `u64` and a `u32` (then 4 bytes of padding, which `AnyBitPattern`
+// allows): every bit pattern is a valid slot.
+unsafe impl bytemuck::Zeroable for Slot<u32> {}
+unsafe impl bytemuck::AnyBitPattern for Slot<u32> {}
 
 const NONE: u32 = u32::MAX;
 /// Pieces at least this long use the heap merge loop.
@@ -88,13 +96,13 @@ const MAX_CACHE_IDS: usize = 1 << 21;
 /// Pieces of 8 to 15 bytes use an inline `u128` key in a hashbrown map (no pointer to chase, no
 /// `memcmp`); longer ones a boxed map.
 #[derive(Debug)]
-pub(crate) struct PieceMap<V> {
+pub(crate) struct PieceMap<V: Clone + 'static> {
     tiny: FlatMap<V>,
     short: FxHashMap<u128, V>,
     long: FxHashMap<Box<[u8]>, V>,
 }
 
-impl<V: Copy + Default> PieceMap<V> {
+impl<V: Copy + Default + 'static> PieceMap<V> {
     fn new() -> Self {
         PieceMap {
             tiny: FlatMap::new(),
@@ -106,7 +114,7 @@ impl<V: Copy + Default> PieceMap<V> {
     /// Room for `n` pieces of any length without growing.
     fn with_capacity(n: usize) -> Self {
         PieceMap {
-            tiny: FlatMap::with_slots((2 * n).next_power_of_two().max(FlatMap::<V>::MIN_SLOTS)),
+            tiny: FlatMap::with_capacity(n),
             short: FxHashMap::with_capacity_and_hasher(n / 2, Default::default()),
             long: FxHashMap::default(),
         }
@@ -157,100 +165,10 @@ impl<V: Copy + Default> PieceMap<V> {
     }
 }
 
-impl<V: Copy + Default> Default for PieceMap<V> {
+impl<V: Copy + Default + 'static> Default for PieceMap<V> {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// Open addressing with linear probing over `(key, value)` slots; key 0 marks an empty slot (a
-/// packed piece is never 0: its length byte is at least 1). The table doubles past half full, so
-/// a miss, the common case when the cache is asked about a new piece, ends within a few slots.
-#[derive(Debug)]
-struct FlatMap<V> {
-    slots: Box<[(u64, V)]>,
-    /// 64 minus log2 of the slot count: `hash >> shift` is the home slot.
-    shift: u32,
-    len: usize,
-}
-
-impl<V: Copy + Default> FlatMap<V> {
-    const MIN_SLOTS: usize = 1 << 10;
-
-    fn new() -> Self {
-        Self::with_slots(Self::MIN_SLOTS)
-    }
-
-    fn with_slots(n: usize) -> Self {
-        FlatMap {
-            slots: vec![(0, V::default()); n].into_boxed_slice(),
-            shift: 64 - n.trailing_zeros(),
-            len: 0,
-        }
-    }
-
-    /// Fibonacci hashing: the multiply mixes every key byte into the top bits, which pick the slot.
-    #[inline(always)]
-    fn home(&self, key: u64) -> usize {
-        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
-    }
-
-    #[inline(always)]
-    fn get(&self, key: u64) -> Option<V> {
-        let mask = self.slots.len() - 1;
-        let mut i = self.home(key);
-        loop {
-            let (k, v) = self.slots[i];
-            if k == key {
-                return Some(v);
-            }
-            if k == 0 {
-                return None;
-            }
-            i = (i + 1) & mask;
-        }
-    }
-
-    fn insert(&mut self, key: u64, value: V) -> bool {
-        debug_assert_ne!(key, 0);
-        if 2 * (self.len + 1) > self.slots.len() {
-            let old = std::mem::replace(self, Self::with_slots(2 * self.slots.len()));
-            for &(k, v) in old.slots.iter().filter(|(k, _)| *k != 0) {
-                self.insert(k, v);
-            }
-        }
-        let mask = self.slots.len() - 1;
-        let mut i = self.home(key);
-        loop {
-            match self.slots[i].0 {
-                0 => {
-                    self.slots[i] = (key, value);
-                    self.len += 1;
-                    return true;
-                }
-                k if k == key => return false,
-                _ => i = (i + 1) & mask,
-            }
-        }
-    }
-
-    fn clear(&mut self) {
-        self.slots.fill((0, V::default()));
-        self.len = 0;
-    }
-}
-
-/// The bytes of a piece of at most 7 bytes in the low bytes of a u64, the length in the top byte.
-#[inline(always)]
-fn pack_tiny(p: &[u8]) -> Option<u64> {
-    let n = p.len();
-    let load4 = |at: usize| u32::from_le_bytes(p[at..at + 4].try_into().expect("4 bytes")) as u64;
-    let lo = match n {
-        8.. => return None,
-        4.. => load4(0) | load4(n - 4) << ((n - 4) * 8),
-        _ => p.iter().rev().fold(0u64, |acc, &b| acc << 8 | b as u64),
-    };
-    Some(lo | (n as u64) << 56)
 }
 
 /// Bytes 0..n of a piece of at most 15 bytes in the low bytes of a u128, the length in the top byte
@@ -281,13 +199,13 @@ fn pack_short(p: &[u8]) -> Option<u128> {
 pub(crate) struct Vocab {
     encoder: PieceMap<u32>,
     /// `bytes[offsets[id]..offsets[id + 1]]` are the bytes of `id` (empty for unused ids).
-    bytes: Vec<u8>,
-    offsets: Vec<u32>,
+    bytes: Cow<'static, [u8]>,
+    offsets: Cow<'static, [u32]>,
     byte_ids: [u32; 256],
     /// `byte_pairs[a << 8 | b]`: the id of the two-byte token `[a, b]`, or NONE. Every piece starts
     /// as single bytes, so its first round of pair lookups is a load from this 256 KiB table
     /// instead of a probe of the large pair map.
-    byte_pairs: Box<[u32]>,
+    byte_pairs: Cow<'static, [u32]>,
     /// `(left << 32 | right)` to the id of their concatenation: every split of every token into
     /// two tokens, or only each token's canonical split when those are known (see `Vocab::new`).
     pairs: FxHashMap<u64, u32>,
@@ -410,7 +328,7 @@ impl Vocab {
                 }
             }
         }
-        let mut byte_pairs = vec![NONE; 1 << 16].into_boxed_slice();
+        let mut byte_pairs = vec![NONE; 1 << 16];
         for (i, slot) in byte_pairs.iter_mut().enumerate() {
             if let Some(id) = encoder.get(&[(i >> 8) as u8, i as u8][..]) {
                 *slot = id;
@@ -419,10 +337,10 @@ impl Vocab {
         Ok(Vocab {
             canonical_splits,
             encoder,
-            bytes,
-            offsets,
+            bytes: Cow::Owned(bytes),
+            offsets: Cow::Owned(offsets),
             byte_ids,
-            byte_pairs,
+            byte_pairs: Cow::Owned(byte_pairs),
             pairs,
             backtrack: OnceLock::new(),
             backtrack_from: [BACKTRACK_PIECE; 2].map(AtomicUsize::new),
@@ -430,20 +348,76 @@ impl Vocab {
         })
     }
 
-    /// Installs the backtracking tables built at compile time for the embedded ranks (so only
-    /// for a vocabulary of those ranks), and with them the shorter thresholds of
-    /// `EMBEDDED_BACKTRACK_PIECE`.
-    pub(crate) fn with_embedded_backtrack(mut self) -> Vocab {
-        let tables = Backtrack::embedded(&self);
-        assert!(
-            tables
-                .as_ref()
-                .is_some_and(|t| t.id_limit() == self.id_limit()),
-            "the embedded backtracking tables are those of the embedded ranks"
-        );
-        self.backtrack = OnceLock::from(tables.map(Box::new));
-        self.backtrack_from = EMBEDDED_BACKTRACK_PIECE.map(AtomicUsize::new);
-        self
+    /// The vocabulary of the embedded cl100k ranks, with the backtracking encoder and its
+    /// thresholds (`EMBEDDED_BACKTRACK_PIECE`). Its token bytes, whole-token table of tokens of up
+    /// to 7 bytes and two-byte table are read in place from the binary (`embedded.rs`); only the
+    /// hash maps are filled here: tokens of 8 bytes or more (30k), and the canonical splits, taken
+    /// from the backtracking tables' records. About 3 ms, against 20 for parsing the ranks and
+    /// building everything (`Vocab::new`); a test checks that both give the same tables.
+    pub(crate) fn embedded() -> Vocab {
+        #[cfg(target_endian = "little")]
+        {
+            use crate::embedded::{BYTES, BYTE_PAIRS, OFFSETS, TINY};
+            let bytes: &'static [u8] = &BYTES.bytes;
+            let offsets: &'static [u32] = bytemuck::cast_slice(&OFFSETS.bytes);
+            let token = |id: usize| &bytes[offsets[id] as usize..offsets[id + 1] as usize];
+            let ids = offsets.len() - 1;
+            let (mut tiny, mut short) = (0, 0);
+            for id in 0..ids {
+                match offsets[id + 1] - offsets[id] {
+                    0 => {}
+                    1..=7 => tiny += 1,
+                    8..=15 => short += 1,
+                    _ => {}
+                }
+            }
+            let mut encoder = PieceMap {
+                tiny: FlatMap::from_slots(Cow::Borrowed(bytemuck::cast_slice(&TINY.bytes)), tiny),
+                short: FxHashMap::with_capacity_and_hasher(short, Default::default()),
+                long: FxHashMap::default(),
+            };
+            for id in 0..ids {
+                let t = token(id);
+                if t.len() > 7 {
+                    encoder.insert(t, id as u32);
+                }
+            }
+            let mut byte_ids = [NONE; 256];
+            for (b, slot) in byte_ids.iter_mut().enumerate() {
+                *slot = encoder.get(&[b as u8]).expect("every byte is a token");
+            }
+            let backtrack = Backtrack::embedded();
+            assert_eq!(backtrack.id_limit(), ids, "tables of the same ranks");
+            let mut pairs = FxHashMap::with_capacity_and_hasher(ids, Default::default());
+            pairs.extend(
+                backtrack
+                    .split_pairs()
+                    .map(|(left, right, id)| (pair_key(left, right), id)),
+            );
+            Vocab {
+                canonical_splits: Some(crate::ranks::CL100K_BASE_SPLITS),
+                encoder,
+                bytes: Cow::Borrowed(bytes),
+                offsets: Cow::Borrowed(offsets),
+                byte_ids,
+                byte_pairs: Cow::Borrowed(bytemuck::cast_slice(&BYTE_PAIRS.bytes)),
+                pairs,
+                backtrack: OnceLock::from(Some(Box::new(backtrack))),
+                backtrack_from: EMBEDDED_BACKTRACK_PIECE.map(AtomicUsize::new),
+                backtrack_due: AtomicU64::new(0),
+            }
+        }
+        #[cfg(not(target_endian = "little"))]
+        {
+            let ranks =
+                crate::ranks::parse(crate::ranks::CL100K_BASE).expect("the embedded ranks parse");
+            let mut vocab = Vocab::new(ranks, Some(crate::ranks::CL100K_BASE_SPLITS))
+                .expect("the embedded ranks are valid");
+            let tables = Backtrack::new(&vocab).expect("cl100k merges happen in rank order");
+            vocab.backtrack = OnceLock::from(Some(Box::new(tables)));
+            vocab.backtrack_from = EMBEDDED_BACKTRACK_PIECE.map(AtomicUsize::new);
+            vocab
+        }
     }
 
     /// Whether pieces go to backtracking at `EMBEDDED_BACKTRACK_PIECE`'s thresholds (for tests).
@@ -834,7 +808,38 @@ impl PieceEncoder<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{last_char_lead, pack_short, pack_tiny};
+    use std::borrow::Cow;
+
+    use super::{last_char_lead, pack_short, pack_tiny, Vocab};
+
+    #[test]
+    fn embedded_vocabulary_is_the_one_built_from_the_ranks_file() {
+        // `Vocab::new` from the parsed file, independent of the tables build.rs wrote (on a
+        // big-endian machine both come from the file).
+        let ranks = crate::ranks::parse(crate::ranks::CL100K_BASE).unwrap();
+        let built = Vocab::new(ranks, Some(crate::ranks::CL100K_BASE_SPLITS)).unwrap();
+        let embedded = Vocab::embedded();
+        assert!(matches!(embedded.bytes, Cow::Borrowed(_)) || cfg!(target_endian = "big"));
+        assert!(built.bytes == embedded.bytes, "token bytes differ");
+        assert!(built.offsets == embedded.offsets, "offsets differ");
+        assert!(
+            built.byte_pairs == embedded.byte_pairs,
+            "two-byte table differs"
+        );
+        assert_eq!(built.byte_ids, embedded.byte_ids);
+        assert!(
+            built.encoder.tiny.slots() == embedded.encoder.tiny.slots(),
+            "whole-token table differs"
+        );
+        assert_eq!(built.encoder.tiny.len, embedded.encoder.tiny.len);
+        assert_eq!(built.encoder.short, embedded.encoder.short);
+        assert_eq!(built.encoder.long, embedded.encoder.long);
+        assert_eq!(built.pairs, embedded.pairs);
+        assert_eq!((built.len(), built.id_limit()), (100_256, 100_256));
+        assert_eq!((embedded.len(), embedded.id_limit()), (100_256, 100_256));
+        assert_eq!(built.canonical_splits, embedded.canonical_splits);
+        assert!(embedded.backtracks_short_pieces());
+    }
 
     #[test]
     fn last_char_lead_finds_the_first_byte_of_the_last_character() {

@@ -23,7 +23,10 @@
 mod backtrack;
 mod backtrack_tables;
 mod bpe;
+#[cfg(target_endian = "little")]
+mod embedded;
 mod error;
+mod flat_map;
 mod ranks;
 mod special;
 mod split;
@@ -171,7 +174,8 @@ struct Inner {
 }
 
 impl Tokenizer {
-    /// Arcade100k, the tokenizer of Stable LM 2. Built once per process (tens of milliseconds).
+    /// Arcade100k, the tokenizer of Stable LM 2. Built once per process, from tables embedded at
+    /// compile time (a few milliseconds).
     pub fn arcade100k() -> Tokenizer {
         static ARCADE: OnceLock<Tokenizer> = OnceLock::new();
         ARCADE
@@ -180,9 +184,10 @@ impl Tokenizer {
                     .iter()
                     .zip(ENDOFTEXT..)
                     .map(|(name, id)| (name.to_string(), id));
-                Tokenizer::from_tiktoken(
+                Tokenizer::assemble(
                     "arcade100k",
-                    ranks::CL100K_BASE,
+                    CL100K_BASE_RANKS_SHA256.to_string(),
+                    bpe::Vocab::embedded(),
                     ARCADE100K_PATTERN,
                     specials,
                 )
@@ -199,9 +204,10 @@ impl Tokenizer {
                 let specials = CL100K_BASE_SPECIALS
                     .iter()
                     .map(|&(name, id)| (name.to_string(), id));
-                Tokenizer::from_tiktoken(
+                Tokenizer::assemble(
                     "cl100k_base",
-                    ranks::CL100K_BASE,
+                    CL100K_BASE_RANKS_SHA256.to_string(),
+                    bpe::Vocab::embedded(),
                     CL100K_BASE_PATTERN,
                     specials,
                 )
@@ -229,16 +235,27 @@ impl Tokenizer {
         pattern: &str,
         specials: impl IntoIterator<Item = (String, u32)>,
     ) -> Result<Tokenizer, LoadError> {
-        static NEXT_UID: AtomicU64 = AtomicU64::new(1);
         let ranks_sha256 = hex(&Sha256::digest(ranks_file));
-        // The embedded ranks come with their canonical splits and backtracking tables, built at
-        // compile time; any other file gets every split and builds its tables when needed.
-        let ranks = ranks::parse(ranks_file)?;
+        // The embedded ranks come with their tables built at compile time; any other file is
+        // parsed, gets every split in its pair map, and builds backtracking tables when needed.
         let vocab = if ranks_sha256 == CL100K_BASE_RANKS_SHA256 {
-            bpe::Vocab::new(ranks, Some(ranks::CL100K_BASE_SPLITS))?.with_embedded_backtrack()
+            bpe::Vocab::embedded()
         } else {
-            bpe::Vocab::new(ranks, None)?
+            bpe::Vocab::new(ranks::parse(ranks_file)?, None)?
         };
+        Tokenizer::assemble(name, ranks_sha256, vocab, pattern, specials)
+    }
+
+    /// A tokenizer of `vocab`, read from the ranks file of that sha256, and the split pattern
+    /// and special tokens of an encoding.
+    fn assemble(
+        name: &str,
+        ranks_sha256: String,
+        vocab: bpe::Vocab,
+        pattern: &str,
+        specials: impl IntoIterator<Item = (String, u32)>,
+    ) -> Result<Tokenizer, LoadError> {
+        static NEXT_UID: AtomicU64 = AtomicU64::new(1);
         let specials = special::Specials::new(specials.into_iter().collect())?;
         for (special, id) in specials.tokens() {
             if let Some(bytes) = vocab.bytes_of(*id) {

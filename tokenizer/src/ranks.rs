@@ -8,6 +8,9 @@ use crate::error::LoadError;
 /// The cl100k_base ranks, the ordinary vocabulary of both Arcade100k and cl100k_base.
 /// Copied byte for byte from the `tiktoken-rs` crate's `assets/cl100k_base.tiktoken`;
 /// sha256 223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7 (checked by a test).
+/// The library reads the tables `build.rs` made of it (`embedded.rs`); big-endian machines and
+/// the tests parse it.
+#[cfg(any(test, target_endian = "big"))]
 pub(crate) static CL100K_BASE: &[u8] = include_bytes!("../assets/cl100k_base.tiktoken");
 
 /// The canonical split of every cl100k_base token: one byte per id, the offset at which BPE of
