@@ -16,6 +16,18 @@ pub(crate) fn extend_bytes(buf: &mut Vec<u8>, words: &[u32]) {
     }
 }
 
+/// Writes `words` as little-endian bytes: on a little-endian machine straight from the slice,
+/// without staging them in a buffer first.
+pub(crate) fn write_words(out: &mut impl std::io::Write, words: &[u32]) -> std::io::Result<()> {
+    if cfg!(target_endian = "little") {
+        out.write_all(bytemuck::cast_slice(words))
+    } else {
+        let mut buf = Vec::with_capacity(words.len() * 4);
+        extend_bytes(&mut buf, words);
+        out.write_all(&buf)
+    }
+}
+
 /// The bytes of `words` to fill with little-endian data, then [`fix_read_words`].
 #[inline]
 pub(crate) fn bytes_of_mut(words: &mut [u32]) -> &mut [u8] {
@@ -43,6 +55,9 @@ mod tests {
             .chain(words.iter().flat_map(|w| w.to_le_bytes()))
             .collect();
         assert_eq!(buf, expected);
+        let mut written = vec![9u8];
+        super::write_words(&mut written, &words).unwrap();
+        assert_eq!(written, expected);
         let mut back = [0u32; 5];
         super::bytes_of_mut(&mut back).copy_from_slice(&buf[1..]);
         super::fix_read_words(&mut back);

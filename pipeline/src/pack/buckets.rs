@@ -130,9 +130,9 @@ fn write_record(
     buf.clear();
     le::extend_bytes(buf, &[starts.len() as u32]);
     le::extend_bytes(buf, starts);
-    le::extend_bytes(buf, tokens);
     out.write_all(buf)?;
-    Ok(buf.len() as u64)
+    le::write_words(out, tokens)?;
+    Ok((buf.len() + 4 * tokens.len()) as u64)
 }
 
 fn damaged(path: &Path) -> io::Error {

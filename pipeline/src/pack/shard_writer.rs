@@ -59,9 +59,7 @@ impl ShardWriter {
             });
         }
         let shard = self.current.as_mut().expect("opened above");
-        self.buf.clear();
-        le::extend_bytes(&mut self.buf, tokens);
-        shard.tokens.write_all(&self.buf)?;
+        le::write_words(&mut shard.tokens, tokens)?;
         let base = shard.rows * self.seq_len as u64;
         self.buf.clear();
         for &s in starts {

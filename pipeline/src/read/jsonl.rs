@@ -91,10 +91,10 @@ fn parse_line(
     lossy: bool,
     keep_record: bool,
 ) -> Result<(super::json_fields::Extracted, Option<Box<str>>), RecordErrorKind> {
-    // Validating the whole line up front (std's check is several GB/s on ASCII) gives one
-    // precise error for bad bytes anywhere in the record, and lets serde_json parse from &str,
-    // which skips its own per-string UTF-8 checks.
-    let json: Cow<'_, str> = match std::str::from_utf8(bytes) {
+    // Validating the whole line up front (SIMD, see `check_utf8`) gives one precise error for
+    // bad bytes anywhere in the record, and lets serde_json parse from &str, which skips its own
+    // per-string UTF-8 checks.
+    let json: Cow<'_, str> = match super::lines::check_utf8(bytes) {
         Ok(json) => Cow::Borrowed(json),
         Err(_) if lossy => String::from_utf8_lossy(bytes),
         Err(err) => {

@@ -96,6 +96,15 @@ pub(crate) fn strip_bom(bytes: &[u8]) -> (&[u8], u64) {
     }
 }
 
+/// std's UTF-8 check behind a SIMD one: simdutf8 (AVX2, SSE4.2 or NEON, picked at run time)
+/// validates text several times faster than std off pure ASCII (the reader thread spent 2% of an
+/// `arcade pack` run in std's check); a line it rejects goes through std for the offset of the
+/// first bad byte.
+#[inline]
+pub(crate) fn check_utf8(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
+    simdutf8::basic::from_utf8(bytes).or_else(|_| std::str::from_utf8(bytes))
+}
+
 /// Decodes UTF-8, or replaces bad sequences with U+FFFD when `lossy`. `skipped` is added to the
 /// reported offset (bytes the caller already removed from the front of the record).
 pub(crate) fn decode_utf8(
@@ -103,6 +112,10 @@ pub(crate) fn decode_utf8(
     lossy: bool,
     skipped: u64,
 ) -> Result<String, RecordErrorKind> {
+    if check_utf8(&bytes).is_ok() {
+        // SAFETY: just validated.
+        return Ok(unsafe { String::from_utf8_unchecked(bytes) });
+    }
     match String::from_utf8(bytes) {
         Ok(text) => Ok(text),
         Err(err) if lossy => Ok(String::from_utf8_lossy(err.as_bytes()).into_owned()),
@@ -118,7 +131,7 @@ pub(crate) fn decode_utf8_slice(
     lossy: bool,
     skipped: u64,
 ) -> Result<String, RecordErrorKind> {
-    match std::str::from_utf8(bytes) {
+    match check_utf8(bytes) {
         Ok(text) => Ok(text.to_owned()),
         Err(_) if lossy => Ok(String::from_utf8_lossy(bytes).into_owned()),
         Err(err) => Err(RecordErrorKind::InvalidUtf8 {
