@@ -2,7 +2,8 @@
 //! cl100k_base (the only encoding bpe-openai has), against bpe-openai and tiktoken-rs.
 //!
 //! `cargo bench -p arcade-tokenizer --bench encode [-- FILTER]`; results and how to read them are
-//! in benches/RESULTS.md. Every subset is checked id-for-id against the peers before timing.
+//! in benches/RESULTS.md (`-- construct`: building a tokenizer). Every subset is checked id-for-id
+//! against the peers before timing.
 //!
 //! Fairness: arcade keeps a per-thread cache of the pieces it had to merge, and criterion repeats
 //! each pass over the same documents, so `arcade` is a warm-cache number. `arcade-cold` gives every
@@ -169,10 +170,31 @@ fn multi_thread(c: &mut Criterion) {
     g.finish();
 }
 
+/// Building a tokenizer: from the embedded ranks (`Tokenizer::from_tiktoken` recognizes them by
+/// sha256 and reads the tables build.rs made, as the built-ins do), and from a ranks file it does
+/// not know (parsed, and every table built): cl100k's without its last token.
+fn construct(c: &mut Criterion<common::CpuTime>) {
+    let ranks = common::ranks_file();
+    let body = ranks.strip_suffix(b"\n").unwrap_or(&ranks);
+    let other = &ranks[..body.iter().rposition(|&b| b == b'\n').expect("lines") + 1];
+    let mut g = c.benchmark_group("construct");
+    g.sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_millis(1500));
+    g.bench_function("embedded-ranks", |b| {
+        b.iter(|| black_box(common::fresh_arcade(&ranks)))
+    });
+    g.bench_function("other-ranks", |b| {
+        b.iter(|| black_box(common::fresh_arcade(other)))
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = single;
     config = common::thread_cpu_criterion();
-    targets = single_thread
+    targets = single_thread, construct
 }
 criterion_group!(batch, multi_thread);
 criterion_main!(single, batch);
