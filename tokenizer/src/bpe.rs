@@ -93,12 +93,12 @@ const MAX_CACHE_IDS: usize = 1 << 21;
 /// are packed into a `u64` key in a flat open-addressing table of 16-byte slots: one probe touches
 /// one cache line, with no separate control bytes to load first, and four slots share a line, so
 /// the hot pieces of a text crowd fewer lines than with hashbrown's 32-byte `(u128, V)` buckets.
-/// Pieces of 8 to 15 bytes use an inline `u128` key in a hashbrown map (no pointer to chase, no
+/// Pieces of 8 to 15 bytes use an inline 16-byte key in a hashbrown map (no pointer to chase, no
 /// `memcmp`); longer ones a boxed map.
 #[derive(Debug)]
 pub(crate) struct PieceMap<V: Clone + 'static> {
     tiny: FlatMap<V>,
-    short: FxHashMap<u128, V>,
+    short: FxHashMap<ShortKey, V>,
     long: FxHashMap<Box<[u8]>, V>,
 }
 
@@ -171,10 +171,24 @@ impl<V: Copy + Default + 'static> Default for PieceMap<V> {
     }
 }
 
-/// Bytes 0..n of a piece of at most 15 bytes in the low bytes of a u128, the length in the top byte
-/// (so "a" and "a\0" differ). Loads overlap instead of copying byte by byte.
+/// A piece of 8 to 15 bytes as two words: bytes 0..n in the low bytes, the length in the top
+/// byte (so "a" and "a\0" would differ). Two `u64`s rather than a `u128`, whose 16-byte
+/// alignment pads a map's buckets to 32 bytes: with a `u32` or `(u32, u32)` value they are 24.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ShortKey([u64; 2]);
+
+impl std::hash::Hash for ShortKey {
+    #[inline(always)]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0[0]);
+        state.write_u64(self.0[1]);
+    }
+}
+
+/// The key of a piece of at most 15 bytes (see `ShortKey`). Loads overlap instead of copying byte
+/// by byte.
 #[inline(always)]
-fn pack_short(p: &[u8]) -> Option<u128> {
+fn pack_short(p: &[u8]) -> Option<ShortKey> {
     let n = p.len();
     let load8 = |at: usize| u64::from_le_bytes(p[at..at + 8].try_into().expect("8 bytes"));
     let load4 = |at: usize| u32::from_le_bytes(p[at..at + 4].try_into().expect("4 bytes")) as u64;
@@ -191,7 +205,7 @@ fn pack_short(p: &[u8]) -> Option<u128> {
         4.. => (load4(0) | load4(n - 4) << ((n - 4) * 8), 0),
         _ => (p.iter().rev().fold(0u64, |acc, &b| acc << 8 | b as u64), 0),
     };
-    Some(lo as u128 | (hi as u128) << 64 | (n as u128) << 120)
+    Some(ShortKey([lo, hi | (n as u64) << 56]))
 }
 
 /// The pair table: `(left, right)` to the id of the token their bytes make, or NONE. Looked up
@@ -975,7 +989,7 @@ mod tests {
                 match pack_short(piece) {
                     Some(key) => {
                         if let Some(other) = seen.insert(key, piece) {
-                            assert_eq!(other, piece, "two pieces share key {key:x}");
+                            assert_eq!(other, piece, "two pieces share key {key:?}");
                         }
                     }
                     None => assert!(piece.len() > 15),
