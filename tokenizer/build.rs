@@ -113,7 +113,8 @@ fn main() {
             offset
         })),
     );
-    let mut tiny = flat_map::FlatMap::<u32>::with_capacity(by_id.len());
+    let tiny_tokens = by_id.iter().filter(|t| (1..8).contains(&t.len())).count();
+    let mut tiny = flat_map::FlatMap::<u32>::with_capacity(tiny_tokens);
     for (id, token) in by_id.iter().enumerate() {
         if let Some(key) = flat_map::pack_tiny(token).filter(|_| !token.is_empty()) {
             assert!(tiny.insert(key, id as u32), "token bytes appear once");

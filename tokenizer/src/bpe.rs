@@ -92,7 +92,7 @@ const MAX_CACHE_IDS: usize = 1 << 21;
 /// not the hashing). Pieces of up to 7 bytes (most pieces of text, and 70% of cl100k's tokens)
 /// are packed into a `u64` key in a flat open-addressing table of 16-byte slots: one probe touches
 /// one cache line, with no separate control bytes to load first, and four slots share a line, so
-/// the hot pieces of a text crowd fewer lines than with hashbrown's 32-byte `(u128, V)` buckets.
+/// the hot pieces of a text crowd fewer lines than in hashbrown's 24-byte buckets of the longer keys.
 /// Pieces of 8 to 15 bytes use an inline 16-byte key in a hashbrown map (no pointer to chase, no
 /// `memcmp`); longer ones a boxed map.
 #[derive(Debug)]
@@ -111,11 +111,11 @@ impl<V: Copy + Default + 'static> PieceMap<V> {
         }
     }
 
-    /// Room for `n` pieces of any length without growing.
-    fn with_capacity(n: usize) -> Self {
+    /// Room for `tiny` pieces of up to 7 bytes and `short` ones of 8 to 15 without growing.
+    fn with_capacity(tiny: usize, short: usize) -> Self {
         PieceMap {
-            tiny: FlatMap::with_capacity(n),
-            short: FxHashMap::with_capacity_and_hasher(n / 2, Default::default()),
+            tiny: FlatMap::with_capacity(tiny),
+            short: FxHashMap::with_capacity_and_hasher(short, Default::default()),
             long: FxHashMap::default(),
         }
     }
@@ -325,7 +325,15 @@ impl Vocab {
         ranks: Vec<(Vec<u8>, u32)>,
         canonical_splits: Option<&'static [u8]>,
     ) -> Result<Vocab, LoadError> {
-        let mut encoder = PieceMap::with_capacity(ranks.len());
+        let tiny = ranks
+            .iter()
+            .filter(|(t, _)| (1..8).contains(&t.len()))
+            .count();
+        let short = ranks
+            .iter()
+            .filter(|(t, _)| (8..16).contains(&t.len()))
+            .count();
+        let mut encoder = PieceMap::with_capacity(tiny, short);
         let max_id = ranks.iter().map(|(_, r)| *r).max().unwrap_or(0) as usize;
         // Ids index dense tables; tiktoken files number their tokens 0..n. Allow gaps, but not
         // a stray huge rank that would make those tables gigabytes.
