@@ -597,10 +597,19 @@ impl Vocab {
         self.backtrack_from[1].load(Ordering::Relaxed) == EMBEDDED_BACKTRACK_PIECE[1]
     }
 
-    /// The id of a byte string that is an ordinary token.
+    /// The id of a byte string that is an ordinary token. Pieces of one and two bytes (a third
+    /// of the pieces of text: digits, punctuation, spaces, short words) are answered from the
+    /// small dense tables the merge loops use anyway, which stay in L1 and L2, rather than by a
+    /// probe of the 2 MiB whole-token table, whose loads were the largest single cost of the
+    /// whole-piece lookups.
     #[inline(always)]
     pub(crate) fn id_of(&self, bytes: &[u8]) -> Option<u32> {
-        self.encoder.get(bytes)
+        match *bytes {
+            [] => None,
+            [b] => Some(self.byte_ids[b as usize]),
+            [a, b] => Some(self.merged_bytes(a, b)).filter(|&id| id != NONE),
+            _ => self.encoder.get(bytes),
+        }
     }
 
     /// The byte offset of `id`'s canonical split (0: none), when the vocabulary came with them.
