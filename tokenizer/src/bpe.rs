@@ -426,10 +426,14 @@ impl Vocab {
                 + 1;
             return Err(LoadError::Ranks {
                 line,
-                message: format!(
-                    "rank {max_id} is far beyond the {} tokens of the file (ranks are token ids and must stay below {limit})",
-                    ranks.len()
-                ),
+                message: if limit == PairMap::ID_LIMIT {
+                    format!("rank {max_id} is too large: token ids must stay below {limit} (2^21)")
+                } else {
+                    format!(
+                        "rank {max_id} is far beyond the {} tokens of the file (ranks are token ids and must stay below {limit})",
+                        ranks.len()
+                    )
+                },
             });
         }
         let mut by_id: Vec<Option<usize>> = vec![None; max_id + 1];
@@ -989,6 +993,21 @@ mod tests {
     use std::borrow::Cow;
 
     use super::{last_char_lead, pack_short, pack_tiny, PairMap, Vocab, NONE};
+
+    #[test]
+    fn ids_beyond_the_pair_tables_reach_are_refused() {
+        // Enough tokens that twice their count would allow rank 2^21, which the pair table's
+        // 21-bit ids cannot hold.
+        let mut ranks: Vec<(Vec<u8>, u32)> = (0..1_100_000u32)
+            .map(|i| (i.to_le_bytes().to_vec(), i))
+            .collect();
+        ranks.push((b"beyond".to_vec(), PairMap::ID_LIMIT as u32));
+        let err = Vocab::new(ranks, None).unwrap_err().to_string();
+        assert!(
+            err.contains("line 1100001") && err.contains("2^21"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn pair_map_finds_exactly_the_pairs_inserted() {
