@@ -64,9 +64,10 @@
 //!   any piece of 32 bytes or more. For a ranks file given at run time, only pieces from 4 KB
 //!   until 8 MiB of such pieces have been merged (why is explained in `bpe.rs`). Measured on
 //!   one core, ns/byte on one random piece repeated (heap / backtracking): letters 30/14 at
-//!   4 KB and 180/30 at 1 MB, punctuation 17/9 and 100/22, CJK 7.2/6.6 and 35/11. The growth that remains from 4 KB to 64 KB is not the algorithm: a short
-//!   piece repeated keeps the few thousand table entries it touches in L1/L2, a long one touches
-//!   most of the vocabulary's tables; from 64 KB to 1 MB the cost per byte is flat.
+//!   4 KB and 180/30 at 1 MB, punctuation 17/9 and 100/22, CJK 7.2/6.6 and 35/11. The growth
+//!   that remains from 4 KB to 64 KB is not the algorithm: a short piece repeated keeps the few
+//!   thousand table entries it touches in L1/L2, a long one touches most of the vocabulary's
+//!   tables; from 64 KB to 1 MB the cost per byte is flat.
 //! * **Built at compile time for the embedded ranks** (`build.rs`, with the same code as at run
 //!   time: `backtrack_tables.rs`). The tables take about 7 MB for cl100k (o200k twice that);
 //!   included in the binary as little-endian records, they cost no time at start-up, and the

@@ -17,8 +17,8 @@
 //!   every step. Since parts are tokens, a pair is fully described by its two ids; `pairs` maps
 //!   `(left, right)` to the id of the concatenation (all three packed in one `u64`, `PairMap`),
 //!   built once from the vocabulary by splitting every token at every point. Hashing the two ids
-//!   is a multiply, and there is no slice to compare. The first round of every piece (byte next to byte) skips even that: a dense 256 KiB
-//!   table holds every two-byte token. For the embedded ranks the map holds only each token's
+//!   is a multiply, and there is no slice to compare. The first round of every piece (byte next
+//!   to byte) skips even that: a dense 256 KiB table holds every two-byte token. For the embedded ranks the map holds only each token's
 //!   canonical split, shipped precomputed: a quarter of the memory, 10% less merge time on text
 //!   never seen, half the construction time (why that is exact: `Vocab::new`).
 //! * **Two merge loops.** Short pieces (the overwhelming majority) use a flat vector and a linear
@@ -122,12 +122,22 @@ impl<V: Copy + Default + 'static> PieceMap<V> {
     }
 
     /// Room for `tiny` pieces of up to 7 bytes and `short` ones of 8 to 15 without growing.
-    fn with_capacity(tiny: usize, short: usize) -> Self {
+    fn with_capacity((tiny, short): (usize, usize)) -> Self {
         PieceMap {
             tiny: FlatMap::with_capacity(tiny),
             short: FxHashMap::with_capacity_and_hasher(short, Default::default()),
             long: LongMap::default(),
         }
+    }
+
+    /// How many pieces of these lengths go to the tiny tier and to the short one (`build.rs`
+    /// sizes the embedded whole-token table from the same count).
+    fn tier_counts(lengths: impl Iterator<Item = usize>) -> (usize, usize) {
+        lengths.fold((0, 0), |(tiny, short), n| match n {
+            1..=7 => (tiny + 1, short),
+            8..=15 => (tiny, short + 1),
+            _ => (tiny, short),
+        })
     }
 
     #[inline(always)]
@@ -159,7 +169,7 @@ impl<V: Copy + Default + 'static> PieceMap<V> {
     }
 
     fn len(&self) -> usize {
-        self.tiny.len + self.short.len() + self.long.table.len()
+        self.tiny.len + self.short.len() + self.long.len()
     }
 
     /// Bytes of the pieces of 16 bytes or more.
@@ -171,6 +181,12 @@ impl<V: Copy + Default + 'static> PieceMap<V> {
         self.tiny.clear();
         self.short.clear();
         self.long.clear();
+    }
+}
+
+impl<V: Copy + Default + 'static> Default for PieceMap<V> {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -232,6 +248,10 @@ impl<V: Copy> LongMap<V> {
         true
     }
 
+    fn len(&self) -> usize {
+        self.table.len()
+    }
+
     fn clear(&mut self) {
         self.table.clear();
         self.bytes.clear();
@@ -250,12 +270,6 @@ impl<V: Copy> LongMap<V> {
             .collect();
         all.sort();
         all
-    }
-}
-
-impl<V: Copy + Default + 'static> Default for PieceMap<V> {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -413,15 +427,9 @@ impl Vocab {
         ranks: Vec<(Vec<u8>, u32)>,
         canonical_splits: Option<&'static [u8]>,
     ) -> Result<Vocab, LoadError> {
-        let tiny = ranks
-            .iter()
-            .filter(|(t, _)| (1..8).contains(&t.len()))
-            .count();
-        let short = ranks
-            .iter()
-            .filter(|(t, _)| (8..16).contains(&t.len()))
-            .count();
-        let mut encoder = PieceMap::with_capacity(tiny, short);
+        let mut encoder = PieceMap::with_capacity(PieceMap::<u32>::tier_counts(
+            ranks.iter().map(|(t, _)| t.len()),
+        ));
         let max_id = ranks.iter().map(|(_, r)| *r).max().unwrap_or(0) as usize;
         // Ids index dense tables; tiktoken files number their tokens 0..n. Allow gaps, but not
         // a stray huge rank that would make those tables gigabytes.
@@ -537,8 +545,8 @@ impl Vocab {
     /// thresholds (`EMBEDDED_BACKTRACK_PIECE`). Its token bytes, whole-token table of tokens of up
     /// to 7 bytes and two-byte table are read in place from the binary (`embedded.rs`); only the
     /// hash maps are filled here: tokens of 8 bytes or more (30k), and the canonical splits, taken
-    /// from the backtracking tables' records. About 3 ms, against 20 for parsing the ranks and
-    /// building everything (`Vocab::new`); a test checks that both give the same tables.
+    /// from the backtracking tables' records. About 2 ms, against 22-25 for parsing the ranks
+    /// and building everything (`Vocab::new`); a test checks that both give the same tables.
     pub(crate) fn embedded() -> Vocab {
         #[cfg(target_endian = "little")]
         {
@@ -547,15 +555,7 @@ impl Vocab {
             let offsets: &'static [u32] = bytemuck::cast_slice(&OFFSETS.bytes);
             let token = |id: usize| &bytes[offsets[id] as usize..offsets[id + 1] as usize];
             let ids = offsets.len() - 1;
-            let (mut tiny, mut short) = (0, 0);
-            for id in 0..ids {
-                match offsets[id + 1] - offsets[id] {
-                    0 => {}
-                    1..=7 => tiny += 1,
-                    8..=15 => short += 1,
-                    _ => {}
-                }
-            }
+            let (tiny, short) = PieceMap::<u32>::tier_counts((0..ids).map(|id| token(id).len()));
             let mut encoder = PieceMap {
                 tiny: FlatMap::from_slots(Cow::Borrowed(bytemuck::cast_slice(&TINY.bytes)), tiny),
                 short: FxHashMap::with_capacity_and_hasher(short, Default::default()),
