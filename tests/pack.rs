@@ -462,6 +462,46 @@ fn a_killed_run_resumes_cleanly() {
 }
 
 #[test]
+fn documents_of_only_whitespace_are_dropped_as_empty() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("blank.jsonl");
+    // As JSON escapes: empty, ASCII white space, Unicode white space (ideographic space, NEL, line
+    // separator), and three that have text: at the end, at the start, and a zero-width space,
+    // which is not white space.
+    let texts = [
+        r"",
+        r" \t\n\r ",
+        r"\u3000\u0085\u2028",
+        r"  \n x",
+        r"x \n\n   ",
+        r"\u200b",
+    ];
+    let lines: Vec<String> = texts
+        .iter()
+        .map(|t| format!("{{\"text\": \"{t}\"}}\n"))
+        .collect();
+    std::fs::write(&input, lines.concat()).unwrap();
+    let out = tmp.path().join("out");
+    arcade(&[
+        "pack",
+        "-q",
+        "--input",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--seq-len",
+        "4",
+        "--no-shuffle",
+    ])
+    .ok();
+    let m = Manifest::read(&out).unwrap();
+    let docs = &m.totals;
+    assert_eq!((docs.read, docs.packed, docs.dropped), (6, 3, 3));
+    assert_eq!(docs.dropped_by.get("empty").copied(), Some(3), "{docs:?}");
+    assert!(docs.reconciles());
+}
+
+#[test]
 fn bad_records_are_counted_or_stop_the_run_with_strict() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
