@@ -199,7 +199,7 @@ def report(w, results_path, meta):
               + ", ".join(f"{1 / x:.2f}×" for x in t1)
               + f"; CPU seconds t2 ÷ t1: " + ", ".join(f"{1 / x:.2f}" for x in t2) + ".")
         p("")
-        p("Per-round detail (wall and CPU in seconds; RSS = GNU time's maximum resident set size "
+        p("Per-round detail (wall and CPU in seconds; RSS = rusage's maximum resident set size "
           "of the largest process, tree = peak sum over the process tree; load = 1-minute load "
           "average at the start):")
         p("")
