@@ -101,7 +101,12 @@ impl Buckets {
         max_loaded_bytes: u64,
         mut out: impl FnMut(&[u32], &[u32]) -> io::Result<()>,
     ) -> io::Result<()> {
-        self.flush()?;
+        // Flushed to the OS only: what is read back below comes from the page cache, and
+        // durability is the end-of-reading checkpoint's job (`flush`), which has just synced all
+        // but a padded final row; a crash from here on resumes from that checkpoint.
+        for f in &mut self.files {
+            f.flush()?;
+        }
         drop(std::mem::take(&mut self.files));
         for (b, path) in self.paths.iter().enumerate() {
             if self.shuffle {
