@@ -93,9 +93,10 @@ pub struct Args {
     /// Seconds between checkpoints (0: after every batch).
     #[arg(long, default_value_t = 30.0)]
     checkpoint_every: f64,
-    /// Text bytes per batch of work (tests use small batches to checkpoint often).
-    #[arg(long, default_value_t = 4 << 20, hide = true)]
-    batch_bytes: usize,
+    /// Text bytes per batch of work (tests use small batches to checkpoint often) [default:
+    /// 512 KiB per thread, 512 KiB to 4 MiB]
+    #[arg(long, hide = true)]
+    batch_bytes: Option<usize>,
     /// No progress bar and no summary.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -140,7 +141,7 @@ pub fn run(args: Args) -> Result<()> {
         checkpoint_interval: Duration::from_secs_f64(args.checkpoint_every.max(0.0)),
         progress: Some(&report),
         stop: Some(&STOP),
-        batch_bytes: args.batch_bytes.max(1),
+        batch_bytes: args.batch_bytes.map(|b| b.max(1)),
     };
     let result = pack::pack(&recipe, &arcade_filters::registry(), &options);
     if let Some(bar) = &bar {

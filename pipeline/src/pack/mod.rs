@@ -67,8 +67,9 @@ pub struct PackOptions<'a> {
     pub progress: Option<&'a (dyn Fn(&Progress) + Sync)>,
     /// Set from another thread (e.g. on Ctrl-C) to stop at the next checkpoint.
     pub stop: Option<&'a AtomicBool>,
-    /// Text bytes per batch handed to the workers (also the checkpoint granularity).
-    pub batch_bytes: usize,
+    /// Text bytes per batch handed to the workers (also the checkpoint granularity); `None`:
+    /// [`default_batch_bytes`] for the pool's thread count.
+    pub batch_bytes: Option<usize>,
 }
 
 impl Default for PackOptions<'_> {
@@ -80,9 +81,19 @@ impl Default for PackOptions<'_> {
             checkpoint_interval: Duration::from_secs(30),
             progress: None,
             stop: None,
-            batch_bytes: 4 << 20,
+            batch_bytes: None,
         }
     }
+}
+
+/// Text bytes per batch for `threads` workers: 512 KiB each, from 512 KiB to 4 MiB. The batches
+/// in flight (a few: see `batch`) hold text that was read but not yet tokenized; smaller ones
+/// keep it in the CPU's caches until the workers read it, and give the reader's memory back
+/// sooner. With one thread, 512 KiB took 3.4% less CPU than 4 MiB (alternating runs on four times
+/// the benchmark input; with two, 1 MiB 3% less at the same wall time); with many threads, large
+/// batches keep every worker busy until the end of each batch.
+pub fn default_batch_bytes(threads: usize) -> usize {
+    (threads << 19).clamp(512 << 10, 4 << 20)
 }
 
 /// Progress of the reading phase.
@@ -723,7 +734,13 @@ impl<'a> Run<'a> {
         let seed = self.recipe.seed;
         let (tokenizer, eos, bos, weight) = (self.tokenizer, self.eos, self.bos, spec.weight);
         let config = BatchConfig {
-            batch_weight: options.batch_bytes,
+            batch_weight: options.batch_bytes.unwrap_or_else(|| {
+                default_batch_bytes(
+                    options
+                        .pool
+                        .map_or_else(rayon::current_num_threads, |p| p.current_num_threads()),
+                )
+            }),
             ..BatchConfig::default()
         };
         let process = |chunk: &[Result<Document, RecordError>]| -> Examined {
