@@ -113,12 +113,15 @@ fn main() {
             offset
         })),
     );
-    let tiny_tokens = by_id.iter().filter(|t| (1..8).contains(&t.len())).count();
-    let mut tiny = flat_map::FlatMap::<u32>::with_capacity(tiny_tokens);
-    for (id, token) in by_id.iter().enumerate() {
-        if let Some(key) = flat_map::pack_tiny(token).filter(|_| !token.is_empty()) {
-            assert!(tiny.insert(key, id as u32), "token bytes appear once");
-        }
+    let tiny_keys: Vec<(u64, u32)> = by_id
+        .iter()
+        .enumerate()
+        .filter(|(_, token)| !token.is_empty())
+        .filter_map(|(id, token)| flat_map::pack_tiny(token).map(|key| (key, id as u32)))
+        .collect();
+    let mut tiny = flat_map::FlatMap::<u32>::with_capacity(tiny_keys.len());
+    for (key, id) in tiny_keys {
+        assert!(tiny.insert(key, id), "token bytes appear once");
     }
     write(
         "cl100k_tiny.bin",

@@ -18,9 +18,10 @@
 //!   `(left, right)` to the id of the concatenation (all three packed in one `u64`, `PairMap`),
 //!   built once from the vocabulary by splitting every token at every point. Hashing the two ids
 //!   is a multiply, and there is no slice to compare. The first round of every piece (byte next
-//!   to byte) skips even that: a dense 256 KiB table holds every two-byte token. For the embedded ranks the map holds only each token's
-//!   canonical split, shipped precomputed: a quarter of the memory, 10% less merge time on text
-//!   never seen, half the construction time (why that is exact: `Vocab::new`).
+//!   to byte) skips even that: a dense 256 KiB table holds every two-byte token. For the embedded
+//!   ranks the map holds only each token's canonical split, shipped precomputed: a quarter of the
+//!   memory, 10% less merge time on text never seen, half the construction time (why that is
+//!   exact: `Vocab::new`).
 //! * **Two merge loops.** Short pieces (the overwhelming majority) use a flat vector and a linear
 //!   scan for the minimum: for a handful of parts that beats any heap on cache locality. From 48
 //!   bytes on (measured: CJK and Hangul clauses, which have no spaces, are often that long and are
@@ -98,12 +99,12 @@ const MAX_CACHE_IDS: usize = 1 << 21;
 const MAX_CACHE_LONG_BYTES: usize = 1 << 23;
 
 /// A map keyed by a piece's bytes, in three tiers by length, because its lookups are most of the
-/// time of encoding text already seen (profiled: the loads of hash-table entries, i.e. cache misses,
-/// not the hashing). Pieces of up to 7 bytes (most pieces of text, and 70% of cl100k's tokens)
-/// are packed into a `u64` key in a flat open-addressing table of 16-byte slots: one probe touches
-/// one cache line, with no separate control bytes to load first, and four slots share a line, so
-/// the hot pieces of a text crowd fewer lines than in hashbrown's 24-byte buckets of the longer keys.
-/// Pieces of 8 to 15 bytes use an inline 16-byte key in a hashbrown map (no pointer to chase, no
+/// time of encoding text already seen (profiled: the loads of hash-table entries, i.e. cache
+/// misses, not the hashing). Pieces of up to 7 bytes (most pieces of text, and 70% of cl100k's
+/// tokens) are packed into a `u64` key in a flat open-addressing table of 16-byte slots: one probe
+/// touches one cache line, with no separate control bytes to load first, and four slots share a
+/// line, so the hot pieces of a text crowd fewer lines than in hashbrown's 24-byte buckets of the
+/// longer keys. Pieces of 8 to 15 bytes use an inline 16-byte key in a hashbrown map (no pointer to chase, no
 /// `memcmp`); longer ones are keyed in a byte arena (`LongMap`).
 #[derive(Debug)]
 pub(crate) struct PieceMap<V: Clone + 'static> {
@@ -130,8 +131,9 @@ impl<V: Copy + Default + 'static> PieceMap<V> {
         }
     }
 
-    /// How many pieces of these lengths go to the tiny tier and to the short one (`build.rs`
-    /// sizes the embedded whole-token table from the same count).
+    /// How many pieces of these lengths go to the tiny tier and to the short one. (`build.rs`,
+    /// which cannot see this file, sizes the embedded whole-token table by the rule that fills
+    /// it: the tokens `pack_tiny` takes.)
     fn tier_counts(lengths: impl Iterator<Item = usize>) -> (usize, usize) {
         lengths.fold((0, 0), |(tiny, short), n| match n {
             1..=7 => (tiny + 1, short),

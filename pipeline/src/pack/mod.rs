@@ -476,7 +476,6 @@ impl Changes {
     }
 }
 
-/// What the parallel step found out about one record.
 /// The outcomes of one chunk of records, and the ids of the kept ones one after the other: one
 /// allocation per chunk instead of one per document (which, with the text's, made malloc and
 /// free 4% of `arcade pack`'s samples).
@@ -485,6 +484,7 @@ struct Examined {
     tokens: Vec<u32>,
 }
 
+/// What the parallel step found out about one record.
 enum Outcome {
     Malformed {
         label: &'static str,
@@ -1032,8 +1032,8 @@ impl<'a> Run<'a> {
 }
 
 /// The parallel part of handling one record: stages, tokenization, and the document's draws.
+/// A kept record's ids are appended to `tokens`.
 #[allow(clippy::too_many_arguments)]
-/// Runs the stages on one record and, if it is kept, appends its ids to `tokens`.
 fn examine(
     item: &Result<Document, RecordError>,
     tokens: &mut Vec<u32>,
