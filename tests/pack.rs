@@ -461,6 +461,51 @@ fn a_killed_run_resumes_cleanly() {
     assert_same_output(&whole, &killed, "resumed after SIGKILL");
 }
 
+/// A run short enough to hold its rows in memory writes no checkpoint (one would move them to the
+/// bucket files); killed while writing its shards, it leaves no manifest, and `--resume` starts it
+/// over, to the same bytes.
+#[test]
+fn a_run_killed_while_writing_shards_before_any_checkpoint_restarts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (whole, killed) = (tmp.path().join("whole"), tmp.path().join("killed"));
+    let common = [
+        "--seq-len",
+        "256",
+        "--shard-tokens",
+        "25600",
+        "--input",
+        "fixtures/multilingual/*.jsonl",
+    ];
+    let mut args = vec!["pack", "-q", "-o", whole.to_str().unwrap()];
+    args.extend(common);
+    arcade(&args).ok();
+    assert!(
+        Manifest::read(&whole).unwrap().splits["train"].shards.len() > 3,
+        "the test needs several shards"
+    );
+
+    let mut args = vec!["pack", "-q", "-o", killed.to_str().unwrap()];
+    args.extend(common);
+    let crashed = arcade_env(args.clone(), None, &[("ARCADE_ABORT_AFTER_SHARDS", "2")]);
+    assert!(
+        !crashed.success(),
+        "the test hook should have aborted the run"
+    );
+    assert!(killed.join("shard-00001.bin").exists());
+    assert!(!killed.join("manifest.json").exists());
+    assert!(
+        !killed.join(".arcade-run/checkpoint.json").exists(),
+        "rows held in memory: no checkpoint to resume from"
+    );
+    args.push("--resume");
+    arcade(&args).ok();
+    assert_same_output(
+        &whole,
+        &killed,
+        "restarted after a crash in the shard phase",
+    );
+}
+
 #[test]
 fn documents_of_only_whitespace_are_dropped_as_empty() {
     let tmp = tempfile::tempdir().unwrap();

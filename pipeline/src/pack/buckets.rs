@@ -9,6 +9,12 @@
 //! A row is stored as `u32 n`, `n` × `u32` document starts, then `seq_len` × `u32` tokens, all
 //! little-endian. Bucket files are only ever appended to, so truncating them to the lengths in a
 //! checkpoint restores them exactly: that is what makes `--resume` byte-identical.
+//!
+//! A run whose rows fit in one bucket's worth of memory never needs the files: until they outgrow
+//! the limit given to [`Buckets::hold`], or a checkpoint must make them durable, rows are held in
+//! memory in the same record format, and phase 2 reads them from there in the same order, so the
+//! output is the same bytes. Writing, syncing, mapping and unlinking a bucket file of a small run
+//! cost about 4% of `arcade pack`'s CPU time (benches/PACK_RESULTS.md).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Read, Write};
@@ -28,6 +34,64 @@ pub(crate) struct Buckets {
     rows: u64,
     /// One row's bytes, so that a row is one write.
     buf: Vec<u8>,
+    /// The rows written so far, while they are kept in memory instead of the files.
+    held: Option<Box<Held>>,
+}
+
+/// Rows kept in memory: their records one after the other, in the files' format, as words.
+struct Held {
+    /// Room for `Buckets::hold`'s limit, mapped at once: address space, which becomes memory as
+    /// rows are written. Marked for transparent huge pages where the system offers them, so that
+    /// filling it takes a page fault per 2 MiB rather than per 4 KiB (with 4 KiB pages the faults
+    /// cost as much as the file writes they replace).
+    memory: memmap2::MmapMut,
+    /// Words of `memory` in use.
+    len: usize,
+    /// The bucket and first word of each row, in the order written.
+    rows: Vec<(u32, usize)>,
+}
+
+impl Held {
+    /// None if the memory cannot be mapped: then the rows go to the files from the start.
+    fn new(limit: u64) -> Option<Held> {
+        let words = usize::try_from(limit / 4).ok()?.max(1);
+        let memory = memmap2::MmapMut::map_anon(4 * words).ok()?;
+        #[cfg(target_os = "linux")]
+        let _ = memory.advise(memmap2::Advice::HugePage); // only a hint
+        Some(Held {
+            memory,
+            len: 0,
+            rows: Vec::new(),
+        })
+    }
+
+    fn words(&self) -> &[u32] {
+        &bytemuck::cast_slice(&self.memory[..])[..self.len]
+    }
+
+    /// Appends a row's record; false (and nothing appended) if it does not fit.
+    fn push(&mut self, b: usize, tokens: &[u32], starts: &[u32]) -> bool {
+        let words: &mut [u32] = bytemuck::cast_slice_mut(&mut self.memory[..]);
+        let end = self.len + 1 + starts.len() + tokens.len();
+        if end > words.len() {
+            return false;
+        }
+        self.rows.push((b as u32, self.len));
+        words[self.len] = starts.len() as u32;
+        words[self.len + 1..self.len + 1 + starts.len()].copy_from_slice(starts);
+        words[self.len + 1 + starts.len()..end].copy_from_slice(tokens);
+        self.len = end;
+        true
+    }
+
+    /// The records of bucket `b`: the offset of each, in the order written (the file's order).
+    fn rows_of(&self, b: usize) -> Vec<usize> {
+        self.rows
+            .iter()
+            .filter(|&&(bucket, _)| bucket as usize == b)
+            .map(|&(_, at)| at)
+            .collect()
+    }
 }
 
 impl Buckets {
@@ -67,7 +131,35 @@ impl Buckets {
             lens,
             rows: resume.map_or(0, |(_, r)| r),
             buf: Vec::new(),
+            held: None,
         })
+    }
+
+    /// Keeps rows in memory, up to `limit` bytes of records, instead of writing them to the files
+    /// (see the module comment). Only for buckets opened empty: resumed ones continue their files.
+    pub(crate) fn hold(mut self, limit: u64) -> Self {
+        if self.rows == 0 && self.lens.iter().all(|&l| l == 0) {
+            self.held = Held::new(limit).map(Box::new);
+        }
+        self
+    }
+
+    /// Whether every row so far is held in memory: none is in the files yet.
+    pub(crate) fn holds_rows(&self) -> bool {
+        self.held.is_some()
+    }
+
+    /// Writes the held rows to their files, and stops holding.
+    fn spill(&mut self) -> io::Result<()> {
+        let Some(held) = self.held.take() else {
+            return Ok(());
+        };
+        let words = held.words();
+        let ends = held.rows.iter().skip(1).map(|&(_, at)| at);
+        for (&(b, at), end) in held.rows.iter().zip(ends.chain([words.len()])) {
+            le::write_words(&mut self.files[b as usize], &words[at..end])?;
+        }
+        Ok(())
     }
 
     pub(crate) fn rows(&self) -> u64 {
@@ -80,13 +172,23 @@ impl Buckets {
         } else {
             (mix(self.seed ^ 0xB0C4, self.rows) % self.files.len() as u64) as usize
         };
-        self.lens[b] += write_record(&mut self.files[b], &mut self.buf, tokens, starts)?;
+        let held = match &mut self.held {
+            Some(held) => held.push(b, tokens, starts),
+            None => false,
+        };
+        if !held {
+            // Past the limit: every row from now on goes to the files, after those held so far.
+            self.spill()?;
+            write_record(&mut self.files[b], &mut self.buf, tokens, starts)?;
+        }
+        self.lens[b] += 4 * (1 + starts.len() + tokens.len()) as u64;
         self.rows += 1;
         Ok(())
     }
 
-    /// Flushes to the OS and returns the bucket lengths, for a checkpoint.
+    /// Writes held rows out, syncs the files and returns the bucket lengths, for a checkpoint.
     pub(crate) fn flush(&mut self) -> io::Result<Vec<u64>> {
+        self.spill()?;
         for f in &mut self.files {
             f.flush()?;
             f.get_ref().sync_data()?;
@@ -101,6 +203,21 @@ impl Buckets {
         max_loaded_bytes: u64,
         mut out: impl FnMut(&[u32], &[u32]) -> io::Result<()>,
     ) -> io::Result<()> {
+        // A bucket too big to shuffle in memory is split on disk (`shuffle_file`), which needs it
+        // in its file.
+        if self.lens.iter().any(|&len| len > max_loaded_bytes) {
+            self.spill()?;
+        }
+        if let Some(held) = self.held.take() {
+            for b in 0..self.files.len() {
+                let mut rows = held.rows_of(b);
+                if self.shuffle {
+                    shuffle(&mut rows, mix(self.seed ^ 0x5EED, b as u64));
+                }
+                emit_rows(held.words(), &rows, seq_len, &mut out)?;
+            }
+            return Ok(());
+        }
         // Flushed to the OS only: what is read back below comes from the page cache, and
         // durability is the end-of-reading checkpoint's job (`flush`), which has just synced all
         // but a padded final row; a crash from here on resumes from that checkpoint.
@@ -125,19 +242,18 @@ impl Buckets {
     }
 }
 
-/// Appends one row record to `out`; returns its size in bytes.
+/// Appends one row record to `out`.
 fn write_record(
     out: &mut impl Write,
     buf: &mut Vec<u8>,
     tokens: &[u32],
     starts: &[u32],
-) -> io::Result<u64> {
+) -> io::Result<()> {
     buf.clear();
     le::extend_bytes(buf, &[starts.len() as u32]);
     le::extend_bytes(buf, starts);
     out.write_all(buf)?;
-    le::write_words(out, tokens)?;
-    Ok((buf.len() + 4 * tokens.len()) as u64)
+    le::write_words(out, tokens)
 }
 
 fn damaged(path: &Path) -> io::Error {
@@ -206,7 +322,7 @@ fn shuffle_file(
         stream_file(path, seq_len, &mut |row, starts| {
             let k = (mix(seed ^ 0x5B1F, index) % parts) as usize;
             index += 1;
-            write_record(&mut files[k], &mut buf, row, starts).map(|_| ())
+            write_record(&mut files[k], &mut buf, row, starts)
         })?;
         for f in &mut files {
             f.flush()?;
@@ -248,7 +364,17 @@ fn shuffle_file(
         at = end;
     }
     shuffle(&mut rows, seed);
-    for &at in &rows {
+    emit_rows(words, &rows, seq_len, out)
+}
+
+/// Emits the records of `words` that start at `rows`, in that order.
+fn emit_rows(
+    words: &[u32],
+    rows: &[usize],
+    seq_len: usize,
+    out: &mut impl FnMut(&[u32], &[u32]) -> io::Result<()>,
+) -> io::Result<()> {
+    for &at in rows {
         let n = words[at] as usize;
         out(
             &words[at + 1 + n..at + 1 + n + seq_len],
@@ -432,5 +558,79 @@ mod tests {
             let err = rows(&path).unwrap_err();
             assert!(err.to_string().contains("ends inside a row"), "{err}");
         }
+    }
+
+    /// Rows of varying document starts through `buckets`, then drained: (row, starts) in order.
+    fn rows_through(mut buckets: Buckets, count: u32) -> Vec<(Vec<u32>, Vec<u32>)> {
+        for r in 0..count {
+            let starts: Vec<u32> = (0..r % 3).collect();
+            buckets.write(&[r, r * 7, r ^ 0x55], &starts).unwrap();
+        }
+        let mut out = Vec::new();
+        buckets
+            .drain(3, MAX_LOADED_BYTES, |row, starts| {
+                out.push((row.to_vec(), starts.to_vec()));
+                Ok(())
+            })
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn held_rows_drain_as_the_files_do_and_spill_past_the_limit() {
+        for (count, shuffle) in [(1, false), (1, true), (4, true)] {
+            let dir = tempfile::tempdir().unwrap();
+            let open =
+                |prefix: &str| Buckets::open(dir.path(), prefix, count, 11, shuffle, None).unwrap();
+            let from_files = rows_through(open("files"), 200);
+            assert_eq!(from_files.len(), 200);
+            // All held; held then spilled midway (records are 16 to 24 bytes).
+            for (prefix, limit) in [("held", 1 << 20), ("spilt", 1000)] {
+                let buckets = open(prefix).hold(limit);
+                assert!(buckets.holds_rows());
+                assert_eq!(
+                    rows_through(buckets, 200),
+                    from_files,
+                    "{prefix}, {count} buckets"
+                );
+            }
+            let bytes = |prefix: &str| -> u64 {
+                (0..count)
+                    .map(|b| {
+                        let path = dir.path().join(format!("{prefix}-{b:04}.rows"));
+                        std::fs::metadata(path).unwrap().len()
+                    })
+                    .sum()
+            };
+            assert_eq!(bytes("held"), 0, "held rows never touch the files");
+            assert_eq!(
+                bytes("spilt"),
+                bytes("files"),
+                "spilt rows all reach the files"
+            );
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_writes_held_rows_to_the_files_it_reports() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut buckets = Buckets::open(dir.path(), "t", 3, 5, true, None)
+            .unwrap()
+            .hold(1 << 20);
+        for r in 0..30u32 {
+            buckets.write(&[r, r + 1], &[0]).unwrap();
+        }
+        let lens = buckets.flush().unwrap();
+        assert!(!buckets.holds_rows());
+        for (b, len) in lens.iter().enumerate() {
+            let path = dir.path().join(format!("t-{b:04}.rows"));
+            assert_eq!(std::fs::metadata(path).unwrap().len(), *len);
+        }
+        assert_eq!(lens.iter().sum::<u64>(), 30 * 16);
+        // Buckets resumed from files continue them, and are not held.
+        let resumed = Buckets::open(dir.path(), "t", 3, 5, true, Some((&lens, 30)))
+            .unwrap()
+            .hold(1 << 20);
+        assert!(!resumed.holds_rows());
     }
 }

@@ -14,7 +14,10 @@
 //! position in the inputs, the statistics, the packers' partial rows and the bucket lengths) is
 //! written atomically after the bucket files are synced; `--resume` truncates the buckets to it and
 //! carries on, which gives the same bytes as an uninterrupted run. Shards are written under
-//! temporary names and renamed when complete, and `manifest.json` is written last.
+//! temporary names and renamed when complete, and `manifest.json` is written last. Rows are held
+//! in memory instead of the bucket files until they outgrow a bucket's worth or a checkpoint
+//! comes due (`Buckets::hold`); a run that ends before either never writes its rows twice, and
+//! if it is killed while writing its shards it restarts, having had no checkpoint to resume from.
 
 mod buckets;
 mod dropped;
@@ -49,6 +52,8 @@ pub const STATE_DIR: &str = ".arcade-run";
 const CHECKPOINT_FILE: &str = "checkpoint.json";
 /// Bucket files are sized so that one fits comfortably in memory during the shuffle.
 const BUCKET_TARGET_BYTES: u64 = 256 << 20;
+/// Rows held in memory without shuffling (see `hold_bytes` in `Run::new`).
+const HOLD_UNSHUFFLED_BYTES: u64 = 64 << 20;
 /// Open bucket files per split at most (file-descriptor limits).
 const MAX_BUCKETS: u64 = 512;
 /// How many malformed records per source are kept verbatim in the manifest.
@@ -430,6 +435,14 @@ impl Split {
         }
     }
 
+    /// Whether every row of this split is held in memory (none in files yet).
+    fn holds_rows(&self) -> bool {
+        match &self.sink {
+            SplitSink::Rows { buckets, .. } => buckets.holds_rows(),
+            SplitSink::Megatron(_) => false,
+        }
+    }
+
     fn checkpoint(&mut self) -> Result<SplitCheckpoint, PackError> {
         let (documents, tokens) = (self.documents, self.tokens);
         Ok(match &mut self.sink {
@@ -555,6 +568,14 @@ impl<'a> Run<'a> {
             names.push(("valid", (estimate as f64 * valid_rate.min(1.0)) as u64));
         }
         let cp = checkpoint.as_ref();
+        // Rows held in memory before the bucket files are used (`Buckets::hold`), in all splits
+        // together: when shuffling, one bucket's worth, the memory the shuffle takes anyway;
+        // unshuffled rows stream from the file at the end, so there only what a small run needs.
+        let hold_bytes = if recipe.shuffle {
+            BUCKET_TARGET_BYTES
+        } else {
+            HOLD_UNSHUFFLED_BYTES
+        } / names.len() as u64;
         let out_dir = state_dir
             .parent()
             .expect("the state directory is inside the output");
@@ -583,7 +604,8 @@ impl<'a> Run<'a> {
                     let resume = saved.map(|s| (s.bucket_lens.as_slice(), s.rows));
                     let buckets =
                         Buckets::open(state_dir, name, count, seed, recipe.shuffle, resume)
-                            .map_err(io_err(state_dir))?;
+                            .map_err(io_err(state_dir))?
+                            .hold(hold_bytes);
                     let packer = match saved {
                         Some(s) => {
                             Packer::with_carry(recipe.seq_len, s.row.clone(), s.starts.clone())
@@ -690,7 +712,13 @@ impl<'a> Run<'a> {
             }
         }
         self.phase = Phase::Read;
-        self.write_checkpoint()?;
+        // Rows all still in memory mean no checkpoint was ever written (one would have moved them
+        // to the bucket files): a crash from here on restarts the run, which then has at most a
+        // checkpoint interval of reading and one bucket of rows to redo. Writing them out only to
+        // make this checkpoint was the cost the held rows avoid.
+        if !self.splits.iter().all(Split::holds_rows) {
+            self.write_checkpoint()?;
+        }
         Ok(())
     }
 
@@ -1147,11 +1175,18 @@ mod test_hooks {
 
     pub(super) fn after_checkpoint() {
         static COUNT: AtomicU64 = AtomicU64::new(0);
-        if let Some(n) = std::env::var("ARCADE_ABORT_AFTER_CHECKPOINTS")
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-        {
-            if COUNT.fetch_add(1, Ordering::Relaxed) + 1 >= n {
+        abort_at("ARCADE_ABORT_AFTER_CHECKPOINTS", &COUNT);
+    }
+
+    /// With `ARCADE_ABORT_AFTER_SHARDS=N`, the same right after the N-th shard is complete.
+    pub(super) fn after_shard() {
+        static COUNT: AtomicU64 = AtomicU64::new(0);
+        abort_at("ARCADE_ABORT_AFTER_SHARDS", &COUNT);
+    }
+
+    fn abort_at(var: &str, count: &AtomicU64) {
+        if let Some(n) = std::env::var(var).ok().and_then(|v| v.parse::<u64>().ok()) {
+            if count.fetch_add(1, Ordering::Relaxed) + 1 >= n {
                 std::process::abort();
             }
         }

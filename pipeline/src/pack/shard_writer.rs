@@ -85,6 +85,7 @@ impl ShardWriter {
                 xxh3: tokens.xxh3,
                 companion: Some(starts),
             });
+            super::test_hooks::after_shard();
         }
         Ok(())
     }
