@@ -45,7 +45,10 @@ pub struct BatchConfig {
     /// Target weight of one parallel task; `0` picks one from the batch weight and the number
     /// of rayon threads (several chunks per thread, so one slow chunk does not idle the rest).
     pub chunk_weight: usize,
-    /// Batches that may wait in each queue (per reader, and between coordinator and sink).
+    /// Batches that may wait in each queue (per reader, and between coordinator and sink). One
+    /// is enough to keep reading, processing and the sink overlapped (each stage works on its own
+    /// batch while the next waits); a second only added memory, and its first-touch page faults:
+    /// `arcade pack` took 2.5% less CPU with one, at 1 and 2 threads, and 3% less wall time at 2.
     pub queue_depth: usize,
     /// Sources read at the same time by [`run_ordered_sources`] (at least 1).
     pub readers: usize,
@@ -57,7 +60,7 @@ impl Default for BatchConfig {
             batch_weight: 4 << 20,
             max_batch_items: 1 << 16,
             chunk_weight: 0,
-            queue_depth: 2,
+            queue_depth: 1,
             readers: 1,
         }
     }
