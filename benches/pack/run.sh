@@ -43,7 +43,8 @@ step() { echo "== $*" >&2; }
 
 step "build arcade (fat LTO: a few minutes)"
 if [ -n "${ARCADE_BIN:-}" ]; then
-  cp "$ARCADE_BIN" "$WORK/bin/arcade"
+  # (It may be the private copy of the last run already.)
+  [ "$ARCADE_BIN" -ef "$WORK/bin/arcade" ] || cp "$ARCADE_BIN" "$WORK/bin/arcade"
 else
   (cd "$WS" && cargo build --release -p arcade-cli)
   # A private copy, so that a concurrent rebuild of target/ cannot change it mid-run.
