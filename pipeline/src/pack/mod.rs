@@ -17,7 +17,7 @@
 //! temporary names and renamed when complete, and `manifest.json` is written last. Rows are held
 //! in memory instead of the bucket files until they outgrow a bucket's worth or a checkpoint
 //! comes due (`Buckets::hold`); a run that ends before either never writes its rows twice, and
-//! if it is killed while writing its shards it restarts, having had no checkpoint to resume from.
+//! if it is killed while writing its shards it starts over, having no checkpoint to resume from.
 
 mod buckets;
 mod dropped;
@@ -712,10 +712,11 @@ impl<'a> Run<'a> {
             }
         }
         self.phase = Phase::Read;
-        // Rows all still in memory mean no checkpoint was ever written (one would have moved them
-        // to the bucket files): a crash from here on restarts the run, which then has at most a
-        // checkpoint interval of reading and one bucket of rows to redo. Writing them out only to
-        // make this checkpoint was the cost the held rows avoid.
+        // Rows all still in memory mean no checkpoint refers to any of them (writing one moves them
+        // to the bucket files): a crash from here on goes back to the last checkpoint, or restarts
+        // the run if there is none, with at most a checkpoint interval of reading and one bucket
+        // of rows to redo. Writing them out only to make this checkpoint was the cost the held
+        // rows avoid.
         if !self.splits.iter().all(Split::holds_rows) {
             self.write_checkpoint()?;
         }
