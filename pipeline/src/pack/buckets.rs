@@ -84,13 +84,14 @@ impl Held {
         true
     }
 
-    /// The records of bucket `b`: the offset of each, in the order written (the file's order).
-    fn rows_of(&self, b: usize) -> Vec<usize> {
-        self.rows
-            .iter()
-            .filter(|&&(bucket, _)| bucket as usize == b)
-            .map(|&(_, at)| at)
-            .collect()
+    /// The records of each of `count` buckets: the offset of each, in the order written (the
+    /// order of the bucket's file).
+    fn rows_by_bucket(&self, count: usize) -> Vec<Vec<usize>> {
+        let mut buckets = vec![Vec::new(); count];
+        for &(b, at) in &self.rows {
+            buckets[b as usize].push(at);
+        }
+        buckets
     }
 }
 
@@ -177,7 +178,7 @@ impl Buckets {
             None => false,
         };
         if !held {
-            // Past the limit: every row from now on goes to the files, after those held so far.
+            // Not held (past the limit, or never): to the files, after any rows held so far.
             self.spill()?;
             write_record(&mut self.files[b], &mut self.buf, tokens, starts)?;
         }
@@ -209,8 +210,11 @@ impl Buckets {
             self.spill()?;
         }
         if let Some(held) = self.held.take() {
-            for b in 0..self.files.len() {
-                let mut rows = held.rows_of(b);
+            for (b, mut rows) in held
+                .rows_by_bucket(self.files.len())
+                .into_iter()
+                .enumerate()
+            {
                 if self.shuffle {
                     shuffle(&mut rows, mix(self.seed ^ 0x5EED, b as u64));
                 }
