@@ -69,8 +69,7 @@ def measure(cmd, cpus=None, log=os.devnull):
             "user_s": round(usage.ru_utime, 6),
             "sys_s": round(usage.ru_stime, 6),
             "max_rss_kb": usage.ru_maxrss,
-            "tree_rss_peak_kb": peak, "loadavg_1m": round(load, 2),
-            "outer_wall_s": round(wall, 4)}
+            "tree_rss_peak_kb": peak, "loadavg_1m": round(load, 2)}
 
 
 def main():

@@ -66,6 +66,11 @@ impl Default for BatchConfig {
     }
 }
 
+/// The threads that run work on `pool`, or on rayon's global pool if None.
+pub(crate) fn pool_threads(pool: Option<&rayon::ThreadPool>) -> usize {
+    pool.map_or_else(rayon::current_num_threads, |p| p.current_num_threads())
+}
+
 /// Smallest automatic chunk weight: below this, task overhead starts to show.
 const MIN_AUTO_CHUNK_WEIGHT: usize = 16 << 10;
 
@@ -123,7 +128,7 @@ where
     let max_items = config.max_batch_items.max(1);
     let readers = config.readers.clamp(1, sources.len().max(1));
     let fixed_chunk = config.chunk_weight;
-    let threads = pool.map_or_else(rayon::current_num_threads, |p| p.current_num_threads());
+    let threads = pool_threads(pool);
     let shared = Shared {
         state: Mutex::new(State {
             total: sources.len(),

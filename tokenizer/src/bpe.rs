@@ -104,8 +104,8 @@ const MAX_CACHE_LONG_BYTES: usize = 1 << 23;
 /// tokens) are packed into a `u64` key in a flat open-addressing table of 16-byte slots: one probe
 /// touches one cache line, with no separate control bytes to load first, and four slots share a
 /// line, so the hot pieces of a text crowd fewer lines than in hashbrown's 24-byte buckets of the
-/// longer keys. Pieces of 8 to 15 bytes use an inline 16-byte key in a hashbrown map (no pointer to chase, no
-/// `memcmp`); longer ones are keyed in a byte arena (`LongMap`).
+/// longer keys. Pieces of 8 to 15 bytes use an inline 16-byte key in a hashbrown map (no pointer
+/// to chase, no `memcmp`); longer ones are keyed in a byte arena (`LongMap`).
 #[derive(Debug)]
 pub(crate) struct PieceMap<V: Clone + 'static> {
     tiny: FlatMap<V>,

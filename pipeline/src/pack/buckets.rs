@@ -173,18 +173,25 @@ impl Buckets {
         } else {
             (mix(self.seed ^ 0xB0C4, self.rows) % self.files.len() as u64) as usize
         };
-        let held = match &mut self.held {
-            Some(held) => held.push(b, tokens, starts),
-            None => false,
-        };
-        if !held {
-            // Not held (past the limit, or never): to the files, after any rows held so far.
-            self.spill()?;
+        if !self
+            .held
+            .as_mut()
+            .is_some_and(|h| h.push(b, tokens, starts))
+        {
+            // Past the limit the held rows go to the files first, and every row after them.
+            if self.held.is_some() {
+                self.spill()?;
+            }
             write_record(&mut self.files[b], &mut self.buf, tokens, starts)?;
         }
         self.lens[b] += 4 * (1 + starts.len() + tokens.len()) as u64;
         self.rows += 1;
         Ok(())
+    }
+
+    /// The seed of bucket `b`'s permutation, whether it is drained from memory or from its file.
+    fn shuffle_seed(&self, b: usize) -> u64 {
+        mix(self.seed ^ 0x5EED, b as u64)
     }
 
     /// Writes held rows out, syncs the files and returns the bucket lengths, for a checkpoint.
@@ -216,7 +223,7 @@ impl Buckets {
                 .enumerate()
             {
                 if self.shuffle {
-                    shuffle(&mut rows, mix(self.seed ^ 0x5EED, b as u64));
+                    shuffle(&mut rows, self.shuffle_seed(b));
                 }
                 emit_rows(held.words(), &rows, seq_len, &mut out)?;
             }
@@ -235,7 +242,7 @@ impl Buckets {
                     path,
                     seq_len,
                     max_loaded_bytes,
-                    mix(self.seed ^ 0x5EED, b as u64),
+                    self.shuffle_seed(b),
                     &mut out,
                 )?;
             } else {

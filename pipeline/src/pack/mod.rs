@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use arcade_tokenizer::{Normalization, Tokenizer};
 use serde::{Deserialize, Serialize};
 
-use crate::batch::{run_ordered, BatchConfig};
+use crate::batch::{pool_threads, run_ordered, BatchConfig};
 use crate::manifest::{
     self, DocCounts, Layout, Manifest, PartialRow, SourceStats, SplitInfo, TokenizerInfo,
 };
@@ -763,13 +763,9 @@ impl<'a> Run<'a> {
         let seed = self.recipe.seed;
         let (tokenizer, eos, bos, weight) = (self.tokenizer, self.eos, self.bos, spec.weight);
         let config = BatchConfig {
-            batch_weight: options.batch_bytes.unwrap_or_else(|| {
-                default_batch_bytes(
-                    options
-                        .pool
-                        .map_or_else(rayon::current_num_threads, |p| p.current_num_threads()),
-                )
-            }),
+            batch_weight: options
+                .batch_bytes
+                .unwrap_or_else(|| default_batch_bytes(pool_threads(options.pool))),
             ..BatchConfig::default()
         };
         let process = |chunk: &[Result<Document, RecordError>]| -> Examined {
